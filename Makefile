@@ -1,0 +1,36 @@
+# The two commands: `make run` (start the service on the embedded default) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+CONFIG ?= config/mailflow.example.toml
+BIN := $(VENV)/bin
+
+.PHONY: run test lint bench clean
+
+$(BIN)/mailflow: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test-installed: $(BIN)/mailflow
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+run: $(BIN)/mailflow
+	$(BIN)/mailflow --config $(CONFIG) init
+	$(BIN)/mailflow --config $(CONFIG) serve
+
+test: $(VENV)/.test-installed
+	$(BIN)/ruff check mailflow tests benchmarks
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check mailflow tests benchmarks
+	$(BIN)/ruff format --check mailflow tests benchmarks
+	$(BIN)/mypy mailflow
+
+bench: $(VENV)/.test-installed
+	$(BIN)/python benchmarks/intake_throughput.py
+
+clean:
+	rm -rf $(VENV) storage/*.sqlite3* storage/outgoing

@@ -1,0 +1,171 @@
+"""Record an inbound message: into the case the thread step chose, or into a new case."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, bindparam, select
+
+from mailflow.case import diary
+from mailflow.case import service as cases
+from mailflow.model import ConversationKind, DiaryKind, InboundState, MessageKind
+from mailflow.model import core as t
+from mailflow.parse.classify import Classification
+from mailflow.parse.message import ParsedMessage
+from mailflow.thread.resolve import Thread, Tier
+
+_KIND_ENTRY = {
+    MessageKind.AUTO_REPLY: DiaryKind.AUTO_REPLY,
+    MessageKind.BOUNCE: DiaryKind.BOUNCE,
+    MessageKind.LIST: DiaryKind.LIST,
+    MessageKind.BULK: DiaryKind.LIST,
+}
+
+# By Message-ID alone (few rows share one); the state is checked here, so that no planner is
+# tempted by the index on state, which nearly every row shares.
+_SAME_MESSAGE_ID = select(t.inbound.c.id, t.inbound.c.case_id, t.inbound.c.state).where(
+    t.inbound.c.message_id == bindparam("message_id")
+)
+_OUTBOUND_BY_MESSAGE_ID = select(t.outbound.c.id, t.outbound.c.case_id, t.outbound.c.conversation_id).where(
+    t.outbound.c.message_id == bindparam("message_id")
+)
+_CASE_REF = select(t.cases.c.id, t.cases.c.ref).where(t.cases.c.id == bindparam("case_id"))
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """What the record step needs of a spooled message."""
+
+    id: int
+    rcpt_to: list[str]
+    notify: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """Our mail that a bounce or auto-reply names."""
+
+    id: int
+    case_id: int | None
+    conversation_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    case: cases.CaseRef | None
+    created: bool
+    conversation: cases.ConversationRef | None
+    answered: Answered | None
+    diary_head: diary.Head | None
+
+
+def earlier_copy(conn: Connection, inbound_id: int, message_id: str | None) -> tuple[int, int | None] | None:
+    """(id, case id) of a message with the same Message-ID that is already recorded (a second delivery)."""
+    if not message_id:
+        return None
+    for id_, case_id, state in conn.execute(_SAME_MESSAGE_ID, {"message_id": message_id}):
+        if id_ != inbound_id and state == InboundState.PROCESSED:
+            return id_, case_id
+    return None
+
+
+def answered_outbound(conn: Connection, classification: Classification) -> Answered | None:
+    """The mail of ours that a bounce or auto-reply answers, when it names one."""
+    for mid in classification.original_message_ids:
+        row = conn.execute(_OUTBOUND_BY_MESSAGE_ID, {"message_id": mid}).first()
+        if row is not None:
+            return Answered(*row)
+    return None
+
+
+def opens_case(classification: Classification) -> bool:
+    """Bounces and auto-replies never open a case; list and bulk mail is threaded like any other."""
+    return classification.kind not in (MessageKind.BOUNCE, MessageKind.AUTO_REPLY)
+
+
+def record(
+    conn: Connection,
+    inbound: Inbound,
+    message: ParsedMessage,
+    classification: Classification,
+    thread: Thread,
+    *,
+    new_text: str,
+    insiders: frozenset[str],
+    now: datetime,
+) -> Recorded:
+    answered = answered_outbound(conn, classification) if not classification.may_answer else None
+    case_id, conversation_id = thread.case_id, thread.conversation_id
+    if case_id is None and answered is not None and answered.case_id is not None:
+        case_id, conversation_id = answered.case_id, answered.conversation_id
+    head: diary.Head | None = None
+    conversation: cases.ConversationRef | None = None
+    if case_id is None:
+        if not opens_case(classification):
+            return Recorded(None, False, None, answered, None)
+        opened = cases.open_case(
+            conn,
+            reporter=message.from_addr,
+            subject=message.subject,
+            opened_at=_opened_at(inbound, message, now),
+            related_case_id=thread.related_case_id,
+        )
+        case, conversation, head = opened.case, opened.reporter_conversation, diary.EMPTY
+    else:
+        row = conn.execute(_CASE_REF, {"case_id": case_id}).one()
+        case = cases.CaseRef(row[0], row[1])
+        conversation = _conversation_for(conn, case.id, conversation_id, message, insiders)
+        cases.touch(conn, case.id, now)
+    created = head is not None
+    _, head = diary.append(
+        conn,
+        case.id,
+        DiaryKind.REPORT if created else _KIND_ENTRY.get(classification.kind, DiaryKind.MESSAGE),
+        after=head,
+        at=now,
+        actor=message.from_addr.address if message.from_addr else None,
+        from_addr=message.from_addr.address if message.from_addr else None,
+        to_addrs=[a.address for a in message.recipients] or list(inbound.rcpt_to),
+        subject=message.subject,
+        message_id=message.message_id,
+        new_text=new_text,
+        inbound_id=inbound.id,
+        outbound_id=answered.id if answered else None,
+        detail=_detail(thread, classification, conversation.id if conversation else None),
+    )
+    cases.remember_message_ids(
+        conn, case.id, [message.message_id], outgoing=False, conversation_id=conversation.id if conversation else None
+    )
+    return Recorded(case, created, conversation, answered, head)
+
+
+def _opened_at(inbound: Inbound, message: ParsedMessage, now: datetime) -> datetime:
+    # Imported history keeps its own dates; live mail opens its case now.
+    return message.date if not inbound.notify and message.date else now
+
+
+def _conversation_for(
+    conn: Connection, case_id: int, conversation_id: int | None, message: ParsedMessage, insiders: frozenset[str]
+) -> cases.ConversationRef | None:
+    """The conversation a message belongs to: the one threading named, else by who wrote it."""
+    convs = cases.conversations_of(conn, case_id)
+    if conversation_id is not None:
+        return next((c for c, _ in convs if c.id == conversation_id), None)
+    sender = message.from_addr.address.lower() if message.from_addr else ""
+    if sender in insiders:
+        return next((c for c, _ in convs if c.kind is ConversationKind.TEAM), None)
+    for conv, recipients in convs:
+        if any(r.get("address", "").lower() == sender for r in recipients):
+            return conv
+    return next((c for c, _ in convs if c.number == cases.REPORTER_CONVERSATION), None)
+
+
+def _detail(thread: Thread, classification: Classification, conversation_id: int | None) -> dict[str, object]:
+    detail: dict[str, object] = {"threaded_by": thread.tier.value, "conversation": conversation_id}
+    if classification.kind is not MessageKind.PERSONAL:
+        detail["classified"] = classification.kind.value
+        detail["reasons"] = list(classification.reasons)
+    if thread.tier is Tier.NEW and thread.related_case_id is not None:
+        detail["possibly_related_case"] = thread.related_case_id
+    return detail

@@ -1,0 +1,120 @@
+"""Read-only views of cases for the command line and reports: plain values, no sessions attached."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from mailflow.case import diary
+from mailflow.errors import NotFound
+from mailflow.model import Case, Conversation, DiaryEntry, Party
+from mailflow.parse.addresses import ConductAddress
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSummary:
+    ref: str
+    state: str
+    created_at: datetime
+    updated_at: datetime
+    subject: str
+    entries: int
+    related_to: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class DiaryLine:
+    seq: int
+    kind: str
+    at: datetime
+    actor: str | None
+    from_addr: str | None
+    to: list[str]
+    subject: str | None
+    message_id: str | None
+    new_text: str | None
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CaseDetail:
+    summary: CaseSummary
+    parties: list[dict[str, Any]]
+    addresses: dict[str, str]
+    diary_intact: bool
+    diary: list[DiaryLine]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.summary.as_dict(),
+            "parties": self.parties,
+            "addresses": self.addresses,
+            "diary_intact": self.diary_intact,
+            "diary": [asdict(line) for line in self.diary],
+        }
+
+
+def _refs(session: Session) -> dict[int, str]:
+    return dict(session.execute(select(Case.id, Case.ref)).all())  # type: ignore[arg-type]
+
+
+def list_cases(session: Session, limit: int = 500) -> list[CaseSummary]:
+    counts = dict(
+        session.execute(select(DiaryEntry.case_id, func.count()).group_by(DiaryEntry.case_id)).all()  # type: ignore[arg-type]
+    )
+    refs = _refs(session)
+    rows = session.scalars(select(Case).order_by(Case.id.desc()).limit(limit))  # type: ignore[union-attr]
+    return [_summary(c, counts.get(c.id, 0), refs) for c in rows]
+
+
+def _summary(case: Case, entries: int, refs: dict[int, str]) -> CaseSummary:
+    return CaseSummary(
+        ref=case.ref,
+        state=case.state.value,
+        created_at=case.created_at,
+        updated_at=case.updated_at,
+        subject=case.subject,
+        entries=entries,
+        related_to=refs.get(case.related_case_id) if case.related_case_id else None,
+    )
+
+
+def show_case(session: Session, ref: str, conduct: ConductAddress) -> CaseDetail:
+    case = session.scalar(select(Case).where(Case.ref == ref))
+    if case is None or case.id is None:
+        raise NotFound(f"no case {ref}")
+    lines = diary.entries(session, case.id)
+    parties = [
+        {"role": p.role.value, "name": p.name, "address": p.address, "aliases": p.aliases}
+        for p in session.scalars(select(Party).where(Party.case_id == case.id).order_by(Party.id))  # type: ignore[arg-type]
+    ]
+    convs = session.scalars(select(Conversation).where(Conversation.case_id == case.id).order_by(Conversation.number))  # type: ignore[arg-type]
+    addresses = {c.label or f"conversation {c.number}": conduct.case_address(case.ref, c.token) for c in convs}
+    return CaseDetail(
+        summary=_summary(case, len(lines), _refs(session)),
+        parties=parties,
+        addresses=addresses,
+        diary_intact=diary.verify(session, case.id) is None,
+        diary=[
+            DiaryLine(
+                e.seq,
+                e.kind.value,
+                e.at,
+                e.actor,
+                e.from_addr,
+                e.to_addrs,
+                e.subject,
+                e.message_id,
+                e.new_text,
+                e.detail,
+            )
+            for e in lines
+        ],
+    )

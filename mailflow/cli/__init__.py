@@ -1,0 +1,161 @@
+"""The ``mailflow`` command: serve, ingest, check-config, and the operator's views.
+
+Exit statuses follow sysexits(3) where an MTA or a script reads them (``ingest``: 0 accepted,
+75 try again later, 65 unusable input, 67 not our address, 78 bad configuration).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mailflow.cli import views
+from mailflow.cli.context import CliContext
+from mailflow.cli.output import console, fail
+from mailflow.config import load_settings
+from mailflow.errors import ConfigError, MailflowError, TemporaryFailure
+
+EX_OK, EX_DATAERR, EX_NOUSER, EX_TEMPFAIL, EX_CONFIG = 0, 65, 67, 75, 78
+
+app = typer.Typer(
+    name="mailflow",
+    help="An email-first workflow service for Code of Conduct committees.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+views.register(app)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="TOML configuration file (default: $MAILFLOW_CONFIG, else built-in defaults)"),
+]
+
+
+@app.callback()
+def _root(ctx: typer.Context, config: ConfigOption = None) -> None:
+    ctx.obj = CliContext(config)
+
+
+def _configure_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # Third-party loggers that would echo addresses or message lines at their chatty levels.
+    for noisy in ("mail.log", "aiosmtpd", "mailparser", "dramatiq", "pika", "imapclient"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@app.command("check-config")
+def check_config(
+    ctx: typer.Context,
+    path: Annotated[Path | None, typer.Argument(help="file to check (default: --config / $MAILFLOW_CONFIG)")] = None,
+) -> None:
+    """Validate a configuration file; name every bad key and why."""
+    target = path or ctx.obj.config_path
+    try:
+        settings = load_settings(target)
+    except ConfigError as exc:
+        if exc.problems:
+            for key, why in exc.problems:
+                console.print(f"[red]{key}[/red]: {why}", highlight=False)
+            raise typer.Exit(EX_CONFIG) from None
+        fail(str(exc), EX_CONFIG)
+    members = settings.committee.members
+    chairs = sum(1 for m in members if m.role == "chair")
+    console.print(
+        f"ok: {target or 'built-in defaults'}: conduct address {settings.service.conduct_address}, "
+        f"{len(members)} committee member(s), {chairs} chair(s)",
+        highlight=False,
+    )
+    if not chairs:
+        console.print("warning: no chair in [committee]; notices cannot be approved", highlight=False)
+
+
+@app.command()
+def serve(ctx: typer.Context, verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Run the service: listeners, the embedded worker (by default) and the recovery sweep."""
+    from mailflow.service import Service
+
+    _configure_logging(verbose)
+    try:
+        service = Service(ctx.obj.settings).start()
+    except ConfigError as exc:
+        fail(str(exc), EX_CONFIG)
+    except (MailflowError, OSError) as exc:
+        fail(f"cannot start: {exc}", EX_TEMPFAIL)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    where = ", ".join(
+        f"{name} on port {port}" for name, port in (("SMTP", service.smtp_port), ("LMTP", service.lmtp_port)) if port
+    )
+    logging.getLogger("mailflow").info("mailflow is running (%s); stop with Ctrl-C", where or "no listener")
+    stop.wait()
+    service.stop()
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    file: Annotated[Path | None, typer.Argument(help="message file (default: standard input)")] = None,
+    sender: Annotated[str | None, typer.Option("--sender", "-f", help="envelope sender (MTA's $SENDER)")] = None,
+    recipient: Annotated[list[str] | None, typer.Option("--recipient", "-r", help="envelope recipient")] = None,
+) -> None:
+    """Take one message from a file or standard input, as an MTA pipe transport would deliver it."""
+    from mailflow.inbound.pipe import deliver_from_pipe
+
+    try:
+        raw = file.read_bytes() if file else sys.stdin.buffer.read()
+    except OSError as exc:
+        console.print(f"cannot read {file}: {exc.strerror}", highlight=False)
+        raise typer.Exit(EX_DATAERR) from None
+    try:
+        code, message = deliver_from_pipe(ctx.obj.settings, raw, sender, tuple(recipient or ()))
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        raise typer.Exit(EX_CONFIG) from None
+    except TemporaryFailure as exc:
+        print(f"temporary failure: {exc}", file=sys.stderr)
+        raise typer.Exit(EX_TEMPFAIL) from None
+    print(message, file=sys.stderr if code else sys.stdout)
+    raise typer.Exit(code)
+
+
+@app.command(hidden=True)
+def worker(share: Annotated[str, typer.Option(help="K/N: this process takes the ids equal to K modulo N")]) -> None:
+    """An embedded worker process (started by `mailflow serve` with [queue] worker_processes)."""
+    from mailflow.embedded import run_child
+
+    _configure_logging()
+    index, _, count = share.partition("/")
+    run_child(sys.stdin.buffer, (int(index), int(count)))
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create the data directory and bring the database schema up to date."""
+    engine = ctx.obj.engine
+    console.print(f"ok: database ready at {engine.url.render_as_string(hide_password=True)}", highlight=False)
+
+
+def main() -> None:
+    try:
+        app()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        sys.exit(EX_CONFIG)
+    except TemporaryFailure as exc:
+        print(f"temporary failure: {exc}", file=sys.stderr)
+        sys.exit(EX_TEMPFAIL)
+    except MailflowError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)

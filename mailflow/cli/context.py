@@ -1,0 +1,32 @@
+"""What every command needs: settings (from --config or MAILFLOW_CONFIG) and, lazily, the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from mailflow.config import Settings, load_settings
+from mailflow.database import make_engine, migrate
+
+
+@dataclass
+class CliContext:
+    config_path: Path | None
+    _settings: Settings | None = None
+    _engine: Engine | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_path)
+        return self._settings
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self.settings.service.data_dir.mkdir(parents=True, exist_ok=True)
+            self._engine = make_engine(self.settings.database_url)
+            migrate(self._engine)
+        return self._engine

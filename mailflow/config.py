@@ -1,0 +1,253 @@
+"""Configuration: one TOML file, validated, with secrets allowed to come from the environment.
+
+The file is named by ``--config PATH`` or ``MAILFLOW_CONFIG``; without either, the defaults below
+apply (the embedded single-machine setup). Any key may be overridden by an environment variable
+``MAILFLOW_<SECTION>__<KEY>`` (for example ``MAILFLOW_OUTGOING__PASSWORD``), which is how secrets
+stay out of the file. ``config/mailflow.example.toml`` documents every key with its default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ByteSize,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from mailflow.errors import ConfigError
+
+CONFIG_ENV = "MAILFLOW_CONFIG"
+
+
+def _check_address(value: str) -> str:
+    value = value.strip()
+    local, at, domain = value.rpartition("@")
+    if not at or not local or not domain or any(c.isspace() for c in value) or "." not in domain:
+        raise ValueError(f"{value!r} is not an email address (expected local@domain.tld)")
+    return f"{local}@{domain.lower()}"
+
+
+def _check_listen(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{value!r} is not HOST:PORT (for example 127.0.0.1:8025)")
+    return value
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServiceSettings(_Section):
+    committee_name: str = "Code of Conduct Committee"
+    conduct_address: str = "conduct@example.org"
+    subject_tag: str = "conduct"
+    data_dir: Path = Path("storage")
+    templates_dir: Path | None = None
+
+    _address = field_validator("conduct_address")(_check_address)
+
+    @field_validator("subject_tag")
+    @classmethod
+    def _tag(cls, value: str) -> str:
+        if not value or any(c in value for c in "[]#\r\n"):
+            raise ValueError("must be a short word without brackets, '#' or line breaks")
+        return value
+
+
+class DatabaseSettings(_Section):
+    url: str | None = None
+    """SQLAlchemy URL; default ``sqlite:///<data_dir>/mailflow.sqlite3``."""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("sqlite://", "postgresql+psycopg://", "postgresql://")):
+            raise ValueError("must be a sqlite:// or postgresql+psycopg:// URL")
+        return value
+
+
+class QueueSettings(_Section):
+    broker_url: str = "stub://"
+    embedded_worker: bool | None = None
+    """Run the dramatiq worker inside ``mailflow serve``; default: only with the in-process broker."""
+    worker_threads: int = Field(default=4, ge=1, le=64)
+    worker_processes: int = Field(default=0, ge=0, le=64)
+    """With stub://: run the embedded worker in this many child processes of ``mailflow serve``
+    (0: inside the serve process itself). Use the machine's cores; see benchmarks/README.md."""
+    sweep_seconds: float = Field(default=2.0, gt=0)
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker(cls, value: str) -> str:
+        if urlsplit(value).scheme not in {"stub", "redis", "rediss", "amqp", "amqps"}:
+            raise ValueError("must be stub://, redis://... or amqp://...")
+        return value
+
+    @model_validator(mode="after")
+    def _processes_need_stub(self) -> QueueSettings:
+        if self.worker_processes and not self.broker_url.startswith("stub:"):
+            raise ValueError(
+                "worker_processes is for the embedded broker (stub://); with Redis or RabbitMQ run "
+                "`dramatiq mailflow.worker --processes N` instead"
+            )
+        return self
+
+
+class IntakeSettings(_Section):
+    smtp_listen: str | None = "127.0.0.1:8025"
+    lmtp_listen: str | None = None
+    max_message_size: ByteSize = ByteSize(25 * 1024 * 1024)
+    hostname: str = "localhost"
+
+    @field_validator("smtp_listen", "lmtp_listen")
+    @classmethod
+    def _listen(cls, value: str | None) -> str | None:
+        return _check_listen(value) if value else None
+
+
+class OutgoingSettings(_Section):
+    transport: str = "maildir:storage/outgoing"
+    starttls: bool = True
+    username: str | None = None
+    password: SecretStr | None = None
+    timeout_seconds: float = Field(default=30, gt=0)
+    max_attempts: int = Field(default=12, ge=1)
+    retry_base_seconds: float = Field(default=30, gt=0)
+
+    @field_validator("transport")
+    @classmethod
+    def _transport(cls, value: str) -> str:
+        if value.startswith("maildir:") and len(value) > len("maildir:"):
+            return value
+        parts = urlsplit(value)
+        if parts.scheme in {"smtp", "smtps"} and parts.hostname:
+            return value
+        raise ValueError("must be maildir:PATH or smtp://HOST:PORT (smtps:// for implicit TLS)")
+
+
+class AcknowledgementSettings(_Section):
+    enabled: bool = True
+    rate_limit_count: int = Field(default=3, ge=1)
+    rate_limit_window_minutes: int = Field(default=60, ge=1)
+
+
+class Member(_Section):
+    name: str
+    addresses: list[str] = Field(min_length=1)
+    role: Literal["chair", "member"] = "member"
+    aliases: list[str] = Field(default_factory=list)
+
+    @field_validator("addresses")
+    @classmethod
+    def _addresses(cls, values: list[str]) -> list[str]:
+        return [_check_address(v) for v in values]
+
+
+class CommitteeSettings(_Section):
+    members: list[Member] = Field(default_factory=list)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MAILFLOW_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
+    intake: IntakeSettings = Field(default_factory=IntakeSettings)
+    outgoing: OutgoingSettings = Field(default_factory=OutgoingSettings)
+    acknowledgement: AcknowledgementSettings = Field(default_factory=AcknowledgementSettings)
+    committee: CommitteeSettings = Field(default_factory=CommitteeSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment wins over the file: that is how secrets are supplied.
+        return env_settings, init_settings
+
+    # -- derived values -------------------------------------------------------------------------
+
+    @property
+    def database_url(self) -> str:
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{(self.service.data_dir / 'mailflow.sqlite3').resolve()}"
+
+    @property
+    def run_embedded_worker(self) -> bool:
+        if self.queue.embedded_worker is not None:
+            return self.queue.embedded_worker
+        return self.queue.broker_url.startswith("stub:")
+
+    @property
+    def templates_dir(self) -> Path:
+        if self.service.templates_dir is not None:
+            return self.service.templates_dir
+        return Path(__file__).resolve().parent.parent / "templates"
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    key = ""
+    for part in loc:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    return key or "(file)"
+
+
+def settings_from_mapping(data: dict[str, Any]) -> Settings:
+    """Validate a mapping (a parsed TOML file) into settings, naming every bad key."""
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        problems = [(_location(err["loc"]), _why(err)) for err in exc.errors()]
+        lines = "\n".join(f"  {key}: {why}" for key, why in problems)
+        raise ConfigError(f"invalid configuration:\n{lines}", problems) from None
+
+
+def _why(err: Any) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown key (check the spelling against config/mailflow.example.toml)"
+    message = str(err["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def config_path(explicit: Path | None = None) -> Path | None:
+    if explicit is not None:
+        return explicit
+    from_env = os.environ.get(CONFIG_ENV)
+    return Path(from_env) if from_env else None
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Load settings from ``path``, ``$MAILFLOW_CONFIG`` or the defaults."""
+    path = config_path(path)
+    if path is None:
+        return settings_from_mapping({})
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration file {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}", [(str(path), f"not valid TOML: {exc}")]) from None
+    return settings_from_mapping(data)

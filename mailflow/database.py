@@ -1,0 +1,170 @@
+"""Engines, transactions and migrations for SQLite (embedded) and PostgreSQL (at scale)."""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+
+from mailflow.errors import TemporaryFailure
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+# Serialises threading and case numbering on PostgreSQL; SQLite serialises writers by itself.
+THREADING_LOCK_KEY = 0x6D61696C66
+MIGRATION_LOCK_KEY = 0x6D61696C67
+
+_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+
+_THREADING_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+
+# Execution options read when a transaction begins.
+DURABLE = "mailflow_durable"
+READ_ONLY = "mailflow_read_only"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine tuned for the backend: WAL, full fsync and immediate write locks on SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    if parsed.drivername == "postgresql":
+        url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return _postgres_engine(url)
+
+
+def _sqlite_engine(url: str) -> Engine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA wal_autocheckpoint=10000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        options = connection.get_execution_options()
+        if options.get(READ_ONLY, False):
+            connection.exec_driver_sql("BEGIN")
+            return
+        synchronous = "FULL" if options.get(DURABLE, False) else "NORMAL"
+        connection.exec_driver_sql(f"PRAGMA synchronous={synchronous}")
+        # Writers take the write lock up front: no deadlock between two readers that both want to write.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    # SQLite has one writer at a time. This process's threads queue for it on this lock, in order,
+    # instead of in SQLite's busy handler, which sleeps in steps of up to 100 ms between attempts.
+    _WRITERS[engine] = threading.Lock()
+    return engine
+
+
+def _postgres_engine(url: str) -> Engine:
+    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        if not connection.get_execution_options().get(DURABLE, False):
+            connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
+
+    return engine
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+@contextmanager
+def transaction(engine: Engine, *, durable: bool = False, read_only: bool = False) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on error; database outages become TemporaryFailure.
+
+    ``durable`` commits are on disk before they return (SQLite synchronous=FULL, PostgreSQL
+    synchronous_commit=on). Use it where something outside learns of the commit: the 250 after the
+    spool, the hand-over of a mail to the transport, the IMAP flag after intake. Every other commit
+    is written through the same log but not waited for; a later durable commit makes every earlier
+    one durable too (both logs are written in order), so after a power cut the database always
+    holds a prefix of its history in which nothing has been promised that is not there.
+    """
+    writer = None if read_only else _WRITERS.get(engine)
+    if durable or read_only:
+        engine = engine.execution_options(**{DURABLE: durable, READ_ONLY: read_only})
+    try:
+        with writer or nullcontext(), Session(engine, expire_on_commit=False) as session:
+            yield session
+            session.commit()
+    except OperationalError as exc:
+        raise TemporaryFailure(f"database unavailable: {_reason(exc)}") from exc
+
+
+@contextmanager
+def connection(engine: Engine, *, durable: bool = False, read_only: bool = False) -> Iterator[Connection]:
+    """The same unit of work as ``transaction``, as a Core Connection (the hot path's statements)."""
+    writer = None if read_only else _WRITERS.get(engine)
+    if durable or read_only:
+        engine = engine.execution_options(**{DURABLE: durable, READ_ONLY: read_only})
+    try:
+        with writer or nullcontext(), engine.begin() as conn:
+            yield conn
+    except OperationalError as exc:
+        raise TemporaryFailure(f"database unavailable: {_reason(exc)}") from exc
+
+
+def lock_for_threading(conn: Connection) -> None:
+    """Serialise the thread-and-record step across worker processes (SQLite serialises writers itself)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_THREADING_LOCK, {"key": THREADING_LOCK_KEY})
+
+
+def alembic_config(url: str) -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (idempotent)."""
+    try:
+        _migrate(engine)
+    except OperationalError as exc:
+        raise TemporaryFailure(f"database unavailable at {engine.url.render_as_string()}: {_reason(exc)}") from exc
+
+
+def _reason(exc: OperationalError) -> str:
+    text = str(exc.orig).strip().splitlines()
+    return text[0][:200] if text else exc.orig.__class__.__name__
+
+
+def _migrate(engine: Engine) -> None:
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # Several processes may start at once (serve and its workers): one migrates, the rest wait.
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            connection.commit()
+        try:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            if connection.in_transaction():
+                connection.commit()
+        finally:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                connection.commit()

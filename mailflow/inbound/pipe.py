@@ -1,0 +1,61 @@
+"""Intake from a pipe (MTA pipe transports, procmail, scripts) or a file: the same spool.
+
+With the embedded (in-process) broker there is no worker to hand the id to, so the message is
+processed right here and its acknowledgement sent; with Redis or RabbitMQ it is enqueued for the
+workers. Either way the exit status tells the MTA whether to retry.
+"""
+
+from __future__ import annotations
+
+from mailflow.config import Settings
+from mailflow.errors import TemporaryFailure
+from mailflow.inbound.spool import Envelope, Spool
+from mailflow.model import InboundSource
+from mailflow.outbound.sender import send_one
+from mailflow.parse.addresses import ConductAddress
+from mailflow.pipeline import process_inbound
+from mailflow.runtime import Runtime
+
+EX_OK, EX_DATAERR, EX_NOUSER = 0, 65, 67
+
+
+def deliver_from_pipe(
+    settings: Settings, raw: bytes, sender: str | None, recipients: tuple[str, ...]
+) -> tuple[int, str]:
+    """Returns (exit status, one line for the MTA's log). Raises TemporaryFailure to mean 75."""
+    if not raw.strip():
+        return EX_DATAERR, "empty message: nothing to deliver"
+    if int(settings.intake.max_message_size) < len(raw):
+        return EX_DATAERR, "message too big for this service"
+    conduct = ConductAddress.parse(settings.service.conduct_address)
+    if recipients and not all(conduct.accepts(r) for r in recipients):
+        return EX_NOUSER, "recipient is not the conduct address or one of its case addresses"
+    runtime = Runtime.build(settings)
+    try:
+        envelope = Envelope(InboundSource.PIPE, mail_from=_reverse_path(sender), rcpt_to=recipients)
+        accepted = Spool(runtime.engine).accept(raw, envelope)
+        if not accepted.new:
+            return EX_OK, f"already stored as message {accepted.inbound_id}"
+        if settings.run_embedded_worker:
+            _process_here(runtime, accepted.inbound_id)
+        else:
+            runtime.install().enqueue_inbound([accepted.inbound_id])
+        return EX_OK, f"stored as message {accepted.inbound_id}"
+    finally:
+        runtime.close()
+
+
+def _process_here(runtime: Runtime, inbound_id: int) -> None:
+    """Best effort after the commit: a failure here is retried by the service's sweep, not by the MTA."""
+    try:
+        outcome = process_inbound(runtime.services, inbound_id)
+        for outbound_id in outcome.outbound_ids:
+            send_one(runtime.services, runtime.transport, outbound_id)
+    except TemporaryFailure:
+        pass
+
+
+def _reverse_path(sender: str | None) -> str | None:
+    if sender is None:
+        return None
+    return "" if sender.strip() in ("", "<>") else sender.strip()

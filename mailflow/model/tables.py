@@ -1,0 +1,177 @@
+"""The tables: the database is the source of truth, the queue only carries ids."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import Enum as SAEnum
+from sqlmodel import Field, SQLModel
+
+from mailflow.clock import utcnow
+from mailflow.model.types import (
+    CaseState,
+    ConversationKind,
+    DiaryKind,
+    InboundSource,
+    InboundState,
+    MessageKind,
+    OutboundKind,
+    OutboundState,
+    PartyRole,
+    UTCDateTime,
+)
+
+
+def _now_column(**kwargs: Any) -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, **kwargs)
+
+
+def _enum(enum: type[StrEnum], default: Any = ..., **kwargs: Any) -> Any:
+    """Store an enumeration as its value in a plain VARCHAR: new values need no migration."""
+    column_type = SAEnum(enum, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e])
+    if default is ...:
+        return Field(sa_type=column_type, **kwargs)
+    return Field(default=default, sa_type=column_type, **kwargs)
+
+
+class Blob(SQLModel, table=True):
+    """Message bytes exactly as received or as sent: the evidence."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class InboundMessage(SQLModel, table=True):
+    __tablename__ = "inbound_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: datetime = _now_column(index=True)
+    source: InboundSource = _enum(InboundSource)
+    mail_from: str | None = None
+    rcpt_to: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    sha256: str = Field(unique=True, max_length=64)
+    size: int
+    blob_id: int = Field(foreign_key="blob.id")
+    origin: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    state: InboundState = _enum(InboundState, InboundState.RECEIVED, index=True)
+    reason: str | None = None
+    kind: MessageKind | None = _enum(MessageKind, None)
+    message_id: str | None = Field(default=None, index=True, max_length=998)
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    duplicate_of: int | None = None
+    processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    notify: bool = True
+    """False for imported history: record it, but acknowledge and fan out nothing."""
+
+
+class Case(SQLModel, table=True):
+    __tablename__ = "cases"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ref: str = Field(unique=True, max_length=32)
+    year: int
+    number: int
+    state: CaseState = _enum(CaseState, CaseState.NEW)
+    created_at: datetime = _now_column()
+    updated_at: datetime = _now_column()
+    subject: str = ""
+    related_case_id: int | None = None
+    """Set when a stranger's mail carried another case's subject tag: possibly related, never merged."""
+    acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("year", "number"),)
+
+
+class Party(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    role: PartyRole = _enum(PartyRole)
+    name: str | None = None
+    address: str | None = Field(default=None, index=True)
+    aliases: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    added_at: datetime = _now_column()
+
+
+class Conversation(SQLModel, table=True):
+    """One address of a case: the team's internal thread, or one outside correspondence."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    kind: ConversationKind = _enum(ConversationKind)
+    number: int
+    token: str = Field(unique=True, max_length=32)
+    label: str = ""
+    recipients: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+    __table_args__ = (UniqueConstraint("case_id", "number"),)
+
+
+class CaseMessageId(SQLModel, table=True):
+    """Every Message-ID a case has seen or sent: the References tier of threading."""
+
+    __tablename__ = "case_message_id"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id")
+    message_id: str = Field(max_length=998)
+    outgoing: bool = False
+    conversation_id: int | None = Field(default=None, foreign_key="conversation.id")
+
+    __table_args__ = (
+        UniqueConstraint("message_id", "case_id"),
+        Index("ix_case_message_id_message_id", "message_id"),
+    )
+
+
+class DiaryEntry(SQLModel, table=True):
+    """The case diary: append-only, each entry chained to the one before by its hash."""
+
+    __tablename__ = "diary_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id")
+    seq: int
+    at: datetime = _now_column()
+    kind: DiaryKind = _enum(DiaryKind)
+    actor: str | None = None
+    from_addr: str | None = None
+    to_addrs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    subject: str | None = None
+    message_id: str | None = None
+    new_text: str | None = None
+    inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id")
+    outbound_id: int | None = Field(default=None, foreign_key="outbound_message.id")
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+
+class OutboundMessage(SQLModel, table=True):
+    """The outbox: every mail we send, with its fixed Message-ID and bytes, and its delivery state."""
+
+    __tablename__ = "outbound_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    conversation_id: int | None = Field(default=None, foreign_key="conversation.id")
+    kind: OutboundKind = _enum(OutboundKind)
+    state: OutboundState = _enum(OutboundState, OutboundState.QUEUED, index=True)
+    created_at: datetime = _now_column()
+    attempts: int = 0
+    next_attempt_at: datetime = _now_column()
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    claimed_by: str | None = Field(default=None, max_length=300)
+    """host:pid of the process sending it, so a restart can tell its own dead claims from live ones."""
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = None
+    message_id: str = Field(unique=True, max_length=998)
+    mail_from: str
+    recipients: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    primary_recipient: str | None = Field(default=None, index=True)
+    subject: str = ""
+    blob_id: int = Field(foreign_key="blob.id")

@@ -1,0 +1,109 @@
+"""Column types and the enumerations stored in them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import DateTime
+from sqlalchemy.types import TypeDecorator
+
+from mailflow.clock import as_utc
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC, hands back aware UTC datetimes on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        value = as_utc(value)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+class InboundSource(StrEnum):
+    SMTP = "smtp"
+    LMTP = "lmtp"
+    PIPE = "pipe"
+    IMAP = "imap"
+    IMPORT = "import"
+
+
+class InboundState(StrEnum):
+    RECEIVED = "received"  # bytes committed, not yet processed
+    PROCESSED = "processed"  # recorded in a case (or as a system message)
+    DUPLICATE = "duplicate"  # same Message-ID as a message already recorded
+    QUARANTINED = "quarantined"  # could not be processed; kept raw with the reason
+
+
+class MessageKind(StrEnum):
+    """What kind of sender wrote it (RFC 3834 and friends); decides whether we may answer."""
+
+    PERSONAL = "personal"
+    AUTO_REPLY = "auto_reply"
+    BOUNCE = "bounce"
+    LIST = "list"
+    BULK = "bulk"
+
+
+class CaseState(StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    INVESTIGATING = "investigating"
+    RESOLUTION_PROPOSED = "resolution_proposed"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class PartyRole(StrEnum):
+    REPORTER = "reporter"
+    HARMED = "harmed"
+    REPORTED = "reported"
+    WITNESS = "witness"
+    MEDIATOR = "mediator"
+
+
+class ConversationKind(StrEnum):
+    TEAM = "team"  # the committee's internal thread on the case
+    OUTSIDE = "outside"  # correspondence with outside parties, relayed after the policy gate
+
+
+class DiaryKind(StrEnum):
+    REPORT = "report"
+    MESSAGE = "message"
+    AUTO_REPLY = "auto_reply"
+    BOUNCE = "bounce"
+    LIST = "list"
+    SENT = "sent"
+    NOTE = "note"
+    COMMAND = "command"
+    STATE = "state"
+    HELD = "held"
+    DUPLICATE = "duplicate"
+    DELIVERY_FAILED = "delivery_failed"
+
+
+class OutboundState(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    RETRY = "retry"
+    SENT = "sent"
+    FAILED = "failed"
+    HELD = "held"
+    BOUNCED = "bounced"  # handed over, then a bounce came back naming it
+
+
+class OutboundKind(StrEnum):
+    ACKNOWLEDGEMENT = "acknowledgement"
+    FANOUT = "fanout"
+    RELAY = "relay"
+    NOTICE = "notice"
+    APPROVAL_REQUEST = "approval_request"
+    SYSTEM = "system"

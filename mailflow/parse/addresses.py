@@ -1,0 +1,64 @@
+"""Our addresses: the conduct address, its plus-addresses, and the case addresses that carry tokens.
+
+A case address reads ``conduct+2026-0007.k3f9q2abcd@example.org``: the case reference for people,
+and a random token (stored in the database, so revocable and countable) that makes it unguessable.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from base64 import b32encode
+from dataclasses import dataclass
+
+_CASE_DETAIL = re.compile(r"^(?P<ref>\d{4}-\d{4,})\.(?P<token>[a-z2-7]{6,32})$")
+
+
+@dataclass(frozen=True, slots=True)
+class ConductAddress:
+    """The committee's address, split once; answers which addresses are ours."""
+
+    local: str
+    domain: str
+
+    @classmethod
+    def parse(cls, address: str) -> ConductAddress:
+        local, _, domain = address.rpartition("@")
+        return cls(local.lower(), domain.lower())
+
+    def __str__(self) -> str:
+        return f"{self.local}@{self.domain}"
+
+    def detail(self, address: str) -> str | None:
+        """The part after ``+`` for our plus-addresses, '' for the bare address, None if not ours."""
+        local, at, domain = address.strip().strip("<>").rpartition("@")
+        if not at or domain.lower() != self.domain:
+            return None
+        base, plus, detail = local.lower().partition("+")
+        if base != self.local:
+            return None
+        return detail if plus else ""
+
+    def accepts(self, address: str) -> bool:
+        return self.detail(address) is not None
+
+    def case_address(self, ref: str, token: str) -> str:
+        return f"{self.local}+{ref}.{token}@{self.domain}"
+
+    def case_token(self, address: str) -> CaseToken | None:
+        detail = self.detail(address)
+        if not detail:
+            return None
+        match = _CASE_DETAIL.match(detail)
+        return CaseToken(match["ref"], match["token"]) if match else None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseToken:
+    ref: str
+    token: str
+
+
+def new_token() -> str:
+    """Ten base32 characters: 50 random bits, lower case so that MTAs that fold case do no harm."""
+    return b32encode(secrets.token_bytes(10)).decode("ascii")[:10].lower()

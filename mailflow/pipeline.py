@@ -1,0 +1,235 @@
+"""The spine, read top to bottom: one inbound message from spool to outbox.
+
+    spool -> parse -> classify -> thread -> record -> route (acknowledge) -> outbox
+
+``process_batch`` is what the intake actor runs for the ids it is handed (those one group commit
+of the spool made, so batches grow with the load). Parsing happens outside any lock; threading,
+recording and drafting happen in one transaction under the threading lock, so a worker killed
+half-way leaves the messages ``received`` and the next sweep does them again.
+A message we cannot make sense of is quarantined with its reason and never blocks the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, bindparam, select
+
+from mailflow.case.record import Inbound, Recorded, earlier_copy, record
+from mailflow.clock import utcnow
+from mailflow.config import Settings
+from mailflow.database import connection, lock_for_threading
+from mailflow.errors import ParseFailure
+from mailflow.model import InboundState, MessageKind, OutboundState
+from mailflow.model import core as t
+from mailflow.outbound.render import Renderer
+from mailflow.parse.addresses import ConductAddress
+from mailflow.parse.classify import Classification, classify
+from mailflow.parse.message import ParsedMessage, parse_message
+from mailflow.parse.reply import reply_text
+from mailflow.route import acknowledge
+from mailflow.thread import resolve
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the pipeline works with, handed in (never looked up)."""
+
+    engine: Engine
+    settings: Settings
+    renderer: Renderer
+    clock: Callable[[], datetime] = utcnow
+
+    @property
+    def conduct(self) -> ConductAddress:
+        return ConductAddress.parse(self.settings.service.conduct_address)
+
+    @property
+    def insiders(self) -> frozenset[str]:
+        return frozenset(a.lower() for m in self.settings.committee.members for a in m.addresses)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    inbound_id: int
+    state: InboundState
+    case_id: int | None = None
+    created: bool = False
+    outbound_ids: tuple[int, ...] = ()
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Understood:
+    message: ParsedMessage
+    classification: Classification
+    new_text: str
+
+
+def process_inbound(svc: Services, inbound_id: int) -> Outcome:
+    return process_batch(svc, [inbound_id])[0]
+
+
+def process_batch(svc: Services, inbound_ids: Sequence[int]) -> list[Outcome]:
+    """Process spooled messages in order: parse each outside any lock, then thread, record and
+    draft them all in one transaction (one commit, one turn of the threading lock). Each message
+    has its own savepoint, so one that fails unexpectedly is quarantined without undoing the rest."""
+    outcomes: dict[int, Outcome] = {}
+    ready: list[tuple[Inbound, str | None, _Understood]] = []
+    for inbound_id, loaded in _load(svc.engine, inbound_ids).items():
+        if isinstance(loaded, Outcome):
+            outcomes[inbound_id] = loaded
+            continue
+        inbound, mail_from, raw = loaded
+        try:
+            ready.append((inbound, mail_from, understand(raw, mail_from)))
+        except ParseFailure as exc:
+            outcomes[inbound_id] = quarantine(svc.engine, inbound_id, str(exc))
+        except Exception as exc:  # a parser bug on one message must not block the others
+            log.exception("parsing inbound message %s failed", inbound_id)
+            outcomes[inbound_id] = quarantine(
+                svc.engine, inbound_id, f"unexpected parser error: {exc.__class__.__name__}"
+            )
+    failed: list[tuple[int, str]] = []
+    if ready:
+        with connection(svc.engine) as conn:
+            lock_for_threading(conn)
+            for inbound, mail_from, understood in ready:
+                try:
+                    with conn.begin_nested():
+                        outcomes[inbound.id] = _thread_and_record(conn, svc, inbound, mail_from, understood)
+                except Exception as exc:
+                    log.exception("recording inbound message %s failed", inbound.id)
+                    failed.append((inbound.id, f"unexpected error while threading: {exc.__class__.__name__}"))
+    for inbound_id, reason in failed:
+        outcomes[inbound_id] = quarantine(svc.engine, inbound_id, reason)
+    return [
+        outcomes.get(i) or Outcome(i, InboundState.QUARANTINED, reason="no such inbound message") for i in inbound_ids
+    ]
+
+
+def understand(raw: bytes, envelope_from: str | None) -> _Understood:
+    """parse -> classify -> reply text: pure work on the bytes, no database."""
+    message = parse_message(raw)
+    return _Understood(message, classify(message, raw, envelope_from=envelope_from), reply_text(message))
+
+
+_i = t.inbound.c
+_LOAD = (
+    select(_i.id, _i.state, _i.case_id, _i.rcpt_to, _i.notify, _i.mail_from, t.blob.c.data)
+    .join(t.blob, t.blob.c.id == _i.blob_id)
+    .where(_i.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_i.id)
+)
+_STATE = select(_i.state, _i.case_id).where(_i.id == bindparam("inbound_id"))
+_UPDATE = t.inbound.update().where(_i.id == bindparam("inbound_id"))
+_QUARANTINE = (
+    t.inbound.update()
+    .where(_i.id == bindparam("inbound_id"), _i.state == InboundState.RECEIVED)
+    .values(state=InboundState.QUARANTINED, reason=bindparam("reason"), processed_at=bindparam("now"))
+)
+_BOUNCED = (
+    t.outbound.update()
+    .where(t.outbound.c.id == bindparam("outbound_id"))
+    .values(state=OutboundState.BOUNCED, last_error=bindparam("reason"))
+)
+
+
+def _load(engine: Engine, inbound_ids: Sequence[int]) -> dict[int, tuple[Inbound, str | None, bytes] | Outcome]:
+    """The messages still to process, with their bytes; an Outcome for those already done."""
+    with connection(engine, read_only=True) as conn:
+        rows = conn.execute(_LOAD, {"ids": list(inbound_ids)}).all()
+    loaded: dict[int, tuple[Inbound, str | None, bytes] | Outcome] = {}
+    for inbound_id, state, case_id, rcpt_to, notify, mail_from, raw in rows:
+        if state != InboundState.RECEIVED:
+            loaded[inbound_id] = Outcome(inbound_id, InboundState(state), case_id)
+        else:
+            loaded[inbound_id] = (Inbound(inbound_id, rcpt_to, notify), mail_from, raw)
+    return loaded
+
+
+def _thread_and_record(
+    conn: Connection, svc: Services, inbound: Inbound, mail_from: str | None, understood: _Understood
+) -> Outcome:
+    state, case_id = conn.execute(_STATE, {"inbound_id": inbound.id}).one()
+    if state != InboundState.RECEIVED:  # another worker got here first
+        return Outcome(inbound.id, InboundState(state), case_id)
+    now = svc.clock()
+    message, classification = understood.message, understood.classification
+    done = {"message_id": message.message_id, "kind": classification.kind, "processed_at": now}
+    earlier = earlier_copy(conn, inbound.id, message.message_id)
+    if earlier is not None:
+        conn.execute(
+            _UPDATE,
+            {
+                "inbound_id": inbound.id,
+                "state": InboundState.DUPLICATE,
+                "duplicate_of": earlier[0],
+                "case_id": earlier[1],
+                **done,
+            },
+        )
+        return Outcome(inbound.id, InboundState.DUPLICATE, earlier[1])
+
+    ctx = resolve.Context(svc.conduct, svc.settings.service.subject_tag, svc.insiders)
+    thread = resolve.resolve(conn, message, inbound.rcpt_to, ctx)
+    recorded = record(
+        conn, inbound, message, classification, thread, new_text=understood.new_text, insiders=svc.insiders, now=now
+    )
+    case_id = recorded.case.id if recorded.case else None
+    conn.execute(_UPDATE, {"inbound_id": inbound.id, "state": InboundState.PROCESSED, "case_id": case_id, **done})
+    if classification.kind is MessageKind.BOUNCE and recorded.answered is not None:
+        reason = "bounced: " + "; ".join(classification.reasons)
+        conn.execute(_BOUNCED, {"outbound_id": recorded.answered.id, "reason": reason[:300]})
+    outbound_ids = _route(conn, svc, mail_from, inbound, message, classification, recorded, now)
+    return Outcome(inbound.id, InboundState.PROCESSED, case_id, recorded.created, outbound_ids)
+
+
+def _route(
+    conn: Connection,
+    svc: Services,
+    mail_from: str | None,
+    inbound: Inbound,
+    message: ParsedMessage,
+    classification: Classification,
+    recorded: Recorded,
+    now: datetime,
+) -> tuple[int, ...]:
+    """What leaves because of this message. For now: the acknowledgement of a new case."""
+    if not recorded.created or recorded.case is None or recorded.conversation is None:
+        return ()
+    ack_ctx = acknowledge.AckContext(svc.settings, svc.renderer, svc.conduct)
+    reason = acknowledge.withheld_reason(
+        conn,
+        ack_ctx,
+        recorded.case,
+        message,
+        classification,
+        envelope_from=mail_from,
+        notify=inbound.notify,
+        now=now,
+        new_case=True,
+    )
+    if reason is not None:
+        if inbound.notify:
+            acknowledge.note_withheld(conn, recorded.case.id, reason, now, recorded.diary_head)
+        return ()
+    drafted = acknowledge.acknowledge(
+        conn, ack_ctx, recorded.case, recorded.conversation, message, now=now, diary_head=recorded.diary_head
+    )
+    return (drafted.id,)
+
+
+def quarantine(engine: Engine, inbound_id: int, reason: str) -> Outcome:
+    with connection(engine) as conn:
+        changed = conn.execute(_QUARANTINE, {"inbound_id": inbound_id, "reason": reason, "now": utcnow()}).rowcount
+        if not changed:
+            state, case_id = conn.execute(_STATE, {"inbound_id": inbound_id}).one()
+            return Outcome(inbound_id, InboundState(state), case_id)
+    log.warning("inbound message %s quarantined: %s", inbound_id, reason)
+    return Outcome(inbound_id, InboundState.QUARANTINED, reason=reason)

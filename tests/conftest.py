@@ -1,0 +1,57 @@
+"""Fixtures: each backend combination is a real server on this machine (see tests/support)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+from tests.support import services
+from tests.support.stack import Stack
+
+# name -> (database, broker)
+STACKS = {
+    "sqlite+stub": ("sqlite", "stub"),
+    "postgres+redis": ("postgres", "redis"),
+    "postgres+rabbitmq": ("postgres", "rabbitmq"),
+}
+
+
+def _build(name: str, tmp_path: Path, exits: ExitStack) -> Stack:
+    database, broker = STACKS.get(name, (name, "stub"))
+    db_url = None
+    if database == "postgres":
+        db_url = exits.enter_context(services.fresh_postgres_database())
+    broker_url = "stub://"
+    if broker == "redis":
+        services.require(services.redis_reason())
+        broker_url = services.REDIS_URL
+    elif broker == "rabbitmq":
+        services.require(services.rabbitmq_reason())
+        broker_url = services.AMQP_URL
+    stack = Stack(name, tmp_path, db_url, broker_url)
+    exits.callback(stack.stop_all)
+    return stack
+
+
+@pytest.fixture(params=list(STACKS))
+def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+    """The whole service on every supported combination of database and broker."""
+    with ExitStack() as exits:
+        yield _build(request.param, tmp_path, exits)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+    """Both databases, in-process broker: for tests of database logic."""
+    with ExitStack() as exits:
+        yield _build(request.param, tmp_path, exits)
+
+
+@pytest.fixture
+def sqlite_stack(tmp_path: Path) -> Iterator[Stack]:
+    """The embedded default only: for heavy corpus runs repeated elsewhere on Postgres."""
+    with ExitStack() as exits:
+        yield _build("sqlite+stub", tmp_path, exits)

@@ -1,0 +1,1 @@
+"""Test support: locating the shared corpus, starting real servers, building fixtures."""
