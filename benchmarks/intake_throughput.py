@@ -15,7 +15,6 @@ Not a test: timings belong here, never in the suite.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import shutil
