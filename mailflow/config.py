@@ -149,6 +149,8 @@ class Member(_Section):
     addresses: list[str] = Field(min_length=1)
     role: Literal["chair", "member"] = "member"
     aliases: list[str] = Field(default_factory=list)
+    password_hash: SecretStr | None = None
+    """For the submission listener: ``mailflow committee hash-password`` prints one (scrypt)."""
 
     @field_validator("addresses")
     @classmethod
@@ -158,6 +160,35 @@ class Member(_Section):
 
 class CommitteeSettings(_Section):
     members: list[Member] = Field(default_factory=list)
+
+
+class AuthenticationSettings(_Section):
+    """How the service tells a committee member's mail from a forgery of it."""
+
+    trusted_authserv_ids: list[str] = Field(default_factory=list)
+    """Authentication-Results headers are believed only from these hosts (RFC 8601 authserv-id),
+    and only where that host added them: above the first Received header."""
+    verify_dkim: bool = True
+    """Verify DKIM signatures of mail claiming to be from a member ourselves (needs DNS)."""
+
+
+class SubmissionSettings(_Section):
+    """A submission listener members add as their outgoing server: AUTH over STARTTLS."""
+
+    listen: str | None = None
+    tls_certificate: Path | None = None
+    tls_key: Path | None = None
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str | None) -> str | None:
+        return _check_listen(value) if value else None
+
+    @model_validator(mode="after")
+    def _tls(self) -> SubmissionSettings:
+        if self.listen and not (self.tls_certificate and self.tls_key):
+            raise ValueError("the submission listener needs tls_certificate and tls_key (AUTH only over STARTTLS)")
+        return self
 
 
 class Settings(BaseSettings):
@@ -172,6 +203,8 @@ class Settings(BaseSettings):
     outgoing: OutgoingSettings = Field(default_factory=OutgoingSettings)
     acknowledgement: AcknowledgementSettings = Field(default_factory=AcknowledgementSettings)
     committee: CommitteeSettings = Field(default_factory=CommitteeSettings)
+    authentication: AuthenticationSettings = Field(default_factory=AuthenticationSettings)
+    submission: SubmissionSettings = Field(default_factory=SubmissionSettings)
 
     @classmethod
     def settings_customise_sources(
