@@ -1,0 +1,41 @@
+"""``mailflow committee ...``: the roster's side of the command line.
+
+``hash-password`` prints the scrypt hash to put in a member's ``password_hash`` for the submission
+listener. The password is read twice from the terminal (not echoed), or once from standard input
+when that is not a terminal (``printf '%s\\n' "$PW" | mailflow committee hash-password``).
+"""
+
+from __future__ import annotations
+
+import sys
+from getpass import getpass
+
+import typer
+
+from mailflow.auth.passwords import hash_password
+from mailflow.cli.output import fail
+
+app = typer.Typer(help="The committee roster: members, chairs, submission passwords.", no_args_is_help=True)
+
+
+@app.callback()
+def _committee() -> None:
+    """The committee roster: members, chairs, submission passwords."""
+
+
+def _stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+@app.command("hash-password")
+def hash_password_command() -> None:
+    """Print an scrypt hash of a submission password, for a member's password_hash in the configuration."""
+    if _stdin_is_terminal():
+        password = getpass("Password: ")
+        if getpass("Password again: ") != password:
+            fail("the two passwords differ; nothing printed")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        fail("empty password; nothing printed")
+    print(hash_password(password))
