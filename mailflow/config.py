@@ -106,11 +106,78 @@ class QueueSettings(_Section):
         return self
 
 
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+_KEYWORD_FORBIDDEN = frozenset('(){%*"\\]') | {" "}
+
+
+class ImapSettings(_Section):
+    """``[intake.imap]``: take mail from the committee's existing mailbox (mailflow.inbound.imap)."""
+
+    host: str
+    port: int | None = Field(default=None, ge=1, le=65535)
+    """Default: 993 with security "tls", 143 otherwise."""
+    security: Literal["tls", "starttls", "none"] = "tls"
+    username: str
+    password: SecretStr | None = None
+    oauth2_token: SecretStr | None = None
+    """A bearer token for XOAUTH2 instead of a password."""
+    folders: list[str] = Field(default_factory=lambda: ["INBOX"], min_length=1)
+    after: Literal["flag", "move"] = "flag"
+    """What happens to a message once its bytes are stored: flagged (\\Seen and ``keyword``) or moved."""
+    keyword: str = "$MailflowSeen"
+    processed_folder: str | None = None
+    first_poll: Literal["unseen", "all", "none"] = "unseen"
+    """On first contact with a folder: take its unread mail, all of it, or only mail arriving later."""
+    idle: bool = True
+    poll_seconds: float = Field(default=60, gt=0)
+    batch_size: int = Field(default=100, ge=1, le=1000)
+    ca_file: Path | None = None
+    timeout_seconds: float = Field(default=60, gt=0)
+    reconnect_max_seconds: float = Field(default=300, gt=0)
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (993 if self.security == "tls" else 143)
+
+    @field_validator("keyword")
+    @classmethod
+    def _keyword(cls, value: str) -> str:
+        if not value or value.startswith("\\") or any(c in _KEYWORD_FORBIDDEN or ord(c) < 33 for c in value):
+            raise ValueError("must be an IMAP keyword: one word without spaces, brackets, quotes or '\\'")
+        return value
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ImapSettings:
+        if self.security == "none" and self.host not in _LOOPBACK:
+            raise ValueError('security = "none" sends the password in clear: only for 127.0.0.1 or localhost')
+        if (self.password is None) == (self.oauth2_token is None):
+            raise ValueError(
+                "set either password (better: MAILFLOW_INTAKE__IMAP__PASSWORD) or oauth2_token, exactly one"
+            )
+        if len(set(self.folders)) != len(self.folders) or not all(f.strip() for f in self.folders):
+            raise ValueError("folders must be distinct, non-empty folder names")
+        if self.after == "move":
+            if not self.processed_folder:
+                raise ValueError('after = "move" needs processed_folder')
+            if self.processed_folder in self.folders:
+                raise ValueError("processed_folder must not be one of the folders that are read")
+        return self
+
+
 class IntakeSettings(_Section):
     smtp_listen: str | None = "127.0.0.1:8025"
     lmtp_listen: str | None = None
     max_message_size: ByteSize = ByteSize(25 * 1024 * 1024)
     hostname: str = "localhost"
+    imap: ImapSettings | None = None
+    """Poll the committee's existing mailbox over IMAP (off unless configured)."""
 
     @field_validator("smtp_listen", "lmtp_listen")
     @classmethod

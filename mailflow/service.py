@@ -17,6 +17,7 @@ from dramatiq import Worker
 from mailflow.config import Settings
 from mailflow.embedded import WorkerProcesses
 from mailflow.inbound import smtp
+from mailflow.inbound.imap import ImapPoller
 from mailflow.inbound.spool import GroupCommitSpool, Spool
 from mailflow.outbound.transport import Transport
 from mailflow.parse.addresses import ConductAddress
@@ -44,6 +45,7 @@ class Service:
         self._servers: list[asyncio.AbstractServer] = []
         self._stopping = threading.Event()
         self._sweeper: threading.Thread | None = None
+        self.imap: ImapPoller | None = None
         self.smtp_port: int | None = None
         self.lmtp_port: int | None = None
 
@@ -64,11 +66,18 @@ class Service:
             self._sweeper = threading.Thread(target=self._sweep_forever, name="sweeper", daemon=True)
             self._sweeper.start()
         self._spool = GroupCommitSpool(Spool(self.runtime.engine, on_committed=self._enqueue))
+        if self.settings.intake.imap is not None:
+            spool = Spool(self.runtime.engine, on_committed=self._enqueue)
+            max_size = int(self.settings.intake.max_message_size)
+            self.imap = ImapPoller(self.settings.intake.imap, spool, self.runtime.engine, max_message_size=max_size)
+            self.imap.start()
         self._start_listeners()
         return self
 
     def stop(self) -> None:
         self._stopping.set()
+        if self.imap is not None:
+            self.imap.stop()
         if self._loop is not None:
             asyncio.run_coroutine_threadsafe(self._close_servers(), self._loop).result(timeout=10)
             self._loop.call_soon_threadsafe(self._loop.stop)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import services
+from tests.support.dovecot import dovecot_fixture  # noqa: F401  (the "dovecot" fixture)
 from tests.support.stack import Stack
 
 # name -> (database, broker)

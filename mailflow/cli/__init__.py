@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from mailflow.cli import committee, views
+from mailflow.cli import committee, imap, imports, views
 from mailflow.cli.context import CliContext
 from mailflow.cli.output import console, fail
 from mailflow.config import load_settings
@@ -31,6 +31,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 views.register(app)
+imap.register(app)
+imports.register(app)
 app.add_typer(committee.app, name="committee")
 
 ConfigOption = Annotated[

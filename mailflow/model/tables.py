@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint
 from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
 
@@ -175,3 +175,22 @@ class OutboundMessage(SQLModel, table=True):
     primary_recipient: str | None = Field(default=None, index=True)
     subject: str = ""
     blob_id: int = Field(foreign_key="blob.id")
+
+
+class ImapWatermark(SQLModel, table=True):
+    """The highest UID of an IMAP folder whose bytes are in the spool, per UIDVALIDITY.
+
+    UIDs and UIDVALIDITY are unsigned 32-bit numbers: BIGINT, since PostgreSQL's INTEGER is signed.
+    """
+
+    __tablename__ = "imap_watermark"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account: str = Field(max_length=300)
+    """host:port/username of the mailbox."""
+    folder: str = Field(max_length=300)
+    uidvalidity: int = Field(sa_column=Column(BigInteger, nullable=False))
+    last_uid: int = Field(sa_column=Column(BigInteger, nullable=False))
+    updated_at: datetime = _now_column()
+
+    __table_args__ = (UniqueConstraint("account", "folder", "uidvalidity"),)

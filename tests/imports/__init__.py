@@ -1,0 +1,1 @@
+"""Tests of importing a mailbox's history (mbox, Maildir, IMAP)."""
