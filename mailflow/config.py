@@ -193,6 +193,8 @@ class OutgoingSettings(_Section):
     timeout_seconds: float = Field(default=30, gt=0)
     max_attempts: int = Field(default=12, ge=1)
     retry_base_seconds: float = Field(default=30, gt=0)
+    sent_folder: str | None = None
+    """Append a copy of every mail sent to this folder of the [intake.imap] account (e.g. "Sent")."""
 
     @field_validator("transport")
     @classmethod
@@ -284,6 +286,12 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The environment wins over the file: that is how secrets are supplied.
         return env_settings, init_settings
+
+    @model_validator(mode="after")
+    def _sent_folder_needs_imap(self) -> Settings:
+        if self.outgoing.sent_folder and self.intake.imap is None:
+            raise ValueError("[outgoing] sent_folder needs the IMAP account of [intake.imap]")
+        return self
 
     # -- derived values -------------------------------------------------------------------------
 

@@ -169,6 +169,15 @@ def _describe(exc: BaseException) -> str:
 
 
 def transport_from_settings(settings: Settings) -> Transport:
+    transport = _transport(settings)
+    if settings.outgoing.sent_folder and settings.intake.imap is not None:
+        from mailflow.outbound.sent_copy import SentCopyTransport
+
+        return SentCopyTransport(transport, settings.intake.imap, settings.outgoing.sent_folder)
+    return transport
+
+
+def _transport(settings: Settings) -> Transport:
     spec = settings.outgoing.transport
     if spec.startswith("maildir:"):
         return MaildirTransport(Path(spec.removeprefix("maildir:")))
