@@ -19,7 +19,7 @@ def test_every_mail_sent_is_copied_to_the_sent_folder(db_stack: Stack, dovecot: 
         delivered = db_stack.delivered()
         copies = bodies(server, "Sent")  # the folder was created on first use
         assert delivered and len(copies) == len(delivered)
-        assert all(mail.endswith(copy) for mail, copy in zip(delivered, copies, strict=True))  # + Return-Path
+        assert all(any(mail.endswith(copy) for mail in delivered) for copy in copies)  # mail: + Return-Path
         assert all(f == {rb"\Seen"} for f in flags(server, "Sent").values())
 
         # With the IMAP server down, mail still goes out; it just has no copy.
