@@ -1,6 +1,10 @@
 """The spine, read top to bottom: one inbound message from spool to outbox.
 
-    spool -> parse -> classify -> thread -> record -> route (acknowledge) -> outbox
+    spool -> parse -> classify -> authenticate -> thread -> record -> route -> policy gate -> outbox
+
+Routing: a new case's reporter is acknowledged; every recorded message reaches the committee
+members who may see the case (fan-out); a member's mail is internal, a command, or a relay to an
+outside conversation after the policy gate (``route/committee.py``).
 
 ``process_batch`` is what the intake actor runs for the ids it is handed (those one group commit
 of the spool made, so batches grow with the load). Parsing happens outside any lock; threading,
@@ -18,6 +22,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, bindparam, select
 
+from mailflow.auth import Roster, SenderCheck, check_sender
 from mailflow.case.record import Inbound, Recorded, earlier_copy, record
 from mailflow.clock import utcnow
 from mailflow.config import Settings
@@ -28,9 +33,10 @@ from mailflow.model import core as t
 from mailflow.outbound.render import Renderer
 from mailflow.parse.addresses import ConductAddress
 from mailflow.parse.classify import Classification, classify
-from mailflow.parse.message import ParsedMessage, parse_message
+from mailflow.parse.forward import forwarded_sender
+from mailflow.parse.message import Address, ParsedMessage, parse_message
 from mailflow.parse.reply import reply_text
-from mailflow.route import acknowledge
+from mailflow.route import acknowledge, committee
 from mailflow.thread import resolve
 
 log = logging.getLogger(__name__)
@@ -53,6 +59,13 @@ class Services:
     def insiders(self) -> frozenset[str]:
         return frozenset(a.lower() for m in self.settings.committee.members for a in m.addresses)
 
+    @property
+    def roster(self) -> Roster:
+        return Roster.from_settings(self.settings)
+
+    def authenticate(self, raw: bytes, submitted_by: str | None) -> SenderCheck:
+        return check_sender(raw, self.roster, self.settings.authentication, submitted_by=submitted_by)
+
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
@@ -69,6 +82,8 @@ class _Understood:
     message: ParsedMessage
     classification: Classification
     new_text: str
+    sender: SenderCheck
+    raw: bytes
 
 
 def process_inbound(svc: Services, inbound_id: int) -> Outcome:
@@ -87,7 +102,7 @@ def process_batch(svc: Services, inbound_ids: Sequence[int]) -> list[Outcome]:
             continue
         inbound, mail_from, raw = loaded
         try:
-            ready.append((inbound, mail_from, understand(raw, mail_from)))
+            ready.append((inbound, mail_from, understand(raw, mail_from, svc, inbound.submitted_by)))
         except ParseFailure as exc:
             outcomes[inbound_id] = quarantine(svc.engine, inbound_id, str(exc))
         except Exception as exc:  # a parser bug on one message must not block the others
@@ -113,15 +128,16 @@ def process_batch(svc: Services, inbound_ids: Sequence[int]) -> list[Outcome]:
     ]
 
 
-def understand(raw: bytes, envelope_from: str | None) -> _Understood:
-    """parse -> classify -> reply text: pure work on the bytes, no database."""
+def understand(raw: bytes, envelope_from: str | None, svc: Services, submitted_by: str | None = None) -> _Understood:
+    """parse -> classify -> reply text -> who sent it: work on the bytes, no database."""
     message = parse_message(raw)
-    return _Understood(message, classify(message, raw, envelope_from=envelope_from), reply_text(message))
+    classification = classify(message, raw, envelope_from=envelope_from)
+    return _Understood(message, classification, reply_text(message), svc.authenticate(raw, submitted_by), raw)
 
 
 _i = t.inbound.c
 _LOAD = (
-    select(_i.id, _i.state, _i.case_id, _i.rcpt_to, _i.notify, _i.mail_from, t.blob.c.data)
+    select(_i.id, _i.state, _i.case_id, _i.rcpt_to, _i.notify, _i.mail_from, _i.origin, t.blob.c.data)
     .join(t.blob, t.blob.c.id == _i.blob_id)
     .where(_i.id.in_(bindparam("ids", expanding=True)))
     .order_by(_i.id)
@@ -145,11 +161,12 @@ def _load(engine: Engine, inbound_ids: Sequence[int]) -> dict[int, tuple[Inbound
     with connection(engine, read_only=True) as conn:
         rows = conn.execute(_LOAD, {"ids": list(inbound_ids)}).all()
     loaded: dict[int, tuple[Inbound, str | None, bytes] | Outcome] = {}
-    for inbound_id, state, case_id, rcpt_to, notify, mail_from, raw in rows:
+    for inbound_id, state, case_id, rcpt_to, notify, mail_from, origin, raw in rows:
         if state != InboundState.RECEIVED:
             loaded[inbound_id] = Outcome(inbound_id, InboundState(state), case_id)
         else:
-            loaded[inbound_id] = (Inbound(inbound_id, rcpt_to, notify), mail_from, raw)
+            submitted_by = (origin or {}).get("submitted_by")
+            loaded[inbound_id] = (Inbound(inbound_id, rcpt_to, notify, submitted_by), mail_from, raw)
     return loaded
 
 
@@ -178,15 +195,24 @@ def _thread_and_record(
 
     ctx = resolve.Context(svc.conduct, svc.settings.service.subject_tag, svc.insiders)
     thread = resolve.resolve(conn, message, inbound.rcpt_to, ctx)
+    forwarded = _forwarded_report(svc, understood) if thread.tier is resolve.Tier.NEW else None
     recorded = record(
-        conn, inbound, message, classification, thread, new_text=understood.new_text, insiders=svc.insiders, now=now
+        conn,
+        inbound,
+        message,
+        classification,
+        thread,
+        new_text=understood.new_text,
+        insiders=svc.insiders,
+        now=now,
+        reporter=forwarded,
     )
     case_id = recorded.case.id if recorded.case else None
     conn.execute(_UPDATE, {"inbound_id": inbound.id, "state": InboundState.PROCESSED, "case_id": case_id, **done})
     if classification.kind is MessageKind.BOUNCE and recorded.answered is not None:
         reason = "bounced: " + "; ".join(classification.reasons)
         conn.execute(_BOUNCED, {"outbound_id": recorded.answered.id, "reason": reason[:300]})
-    outbound_ids = _route(conn, svc, mail_from, inbound, message, classification, recorded, now)
+    outbound_ids = _route(conn, svc, mail_from, inbound, understood, recorded, now, forwarded is not None)
     return Outcome(inbound.id, InboundState.PROCESSED, case_id, recorded.created, outbound_ids)
 
 
@@ -195,34 +221,66 @@ def _route(
     svc: Services,
     mail_from: str | None,
     inbound: Inbound,
-    message: ParsedMessage,
-    classification: Classification,
+    understood: _Understood,
     recorded: Recorded,
     now: datetime,
+    forwarded: bool = False,
 ) -> tuple[int, ...]:
-    """What leaves because of this message. For now: the acknowledgement of a new case."""
-    if not recorded.created or recorded.case is None or recorded.conversation is None:
+    """What leaves because of this message: the acknowledgement of a new case, the fan-out to the
+    committee, and whatever a member's mail asks for. Imported history sends nothing."""
+    if recorded.case is None or not inbound.notify:
         return ()
-    ack_ctx = acknowledge.AckContext(svc.settings, svc.renderer, svc.conduct)
-    reason = acknowledge.withheld_reason(
-        conn,
-        ack_ctx,
+    message, classification = understood.message, understood.classification
+    head = recorded.diary_head
+    drafted: list[int] = []
+    if recorded.created and recorded.conversation is not None:
+        ack_ctx = acknowledge.AckContext(svc.settings, svc.renderer, svc.conduct)
+        reason = acknowledge.withheld_reason(
+            conn,
+            ack_ctx,
+            recorded.case,
+            message,
+            classification,
+            envelope_from=mail_from,
+            notify=inbound.notify,
+            now=now,
+            new_case=True,
+        )
+        if forwarded:
+            reason = "a member forwarded this report: write to the reporter through the case when ready"
+        if reason is not None:
+            head = acknowledge.note_withheld(conn, recorded.case.id, reason, now, head)
+        else:
+            ack = acknowledge.acknowledge(
+                conn, ack_ctx, recorded.case, recorded.conversation, message, now=now, diary_head=head
+            )
+            drafted.append(ack.id)
+            head = ack.diary_head
+    if classification.kind in (MessageKind.BOUNCE, MessageKind.AUTO_REPLY):
+        return tuple(drafted)  # recorded on the case; not worth a member's attention by mail
+    routed = committee.Message(
         recorded.case,
+        recorded.conversation,
         message,
-        classification,
-        envelope_from=mail_from,
-        notify=inbound.notify,
-        now=now,
-        new_case=True,
+        understood.raw,
+        understood.new_text,
+        understood.sender,
+        recorded.created,
+        forwarded,
     )
-    if reason is not None:
-        if inbound.notify:
-            acknowledge.note_withheld(conn, recorded.case.id, reason, now, recorded.diary_head)
-        return ()
-    drafted = acknowledge.acknowledge(
-        conn, ack_ctx, recorded.case, recorded.conversation, message, now=now, diary_head=recorded.diary_head
-    )
-    return (drafted.id,)
+    ctx = committee.CommitteeContext(svc.settings, svc.conduct, svc.roster.members)
+    drafted += committee.route(conn, ctx, routed, now=now, head=head)
+    return tuple(drafted)
+
+
+def _forwarded_report(svc: Services, understood: _Understood) -> Address | None:
+    """The original sender when an authenticated member forwards a report that reached them."""
+    if not understood.sender.verified:
+        return None
+    original = forwarded_sender(understood.raw, understood.message.text)
+    if original is None or original.address.lower() in svc.insiders or svc.conduct.accepts(original.address):
+        return None
+    return original
 
 
 def quarantine(engine: Engine, inbound_id: int, reason: str) -> Outcome:

@@ -12,7 +12,7 @@ from mailflow.case import service as cases
 from mailflow.model import ConversationKind, DiaryKind, InboundState, MessageKind
 from mailflow.model import core as t
 from mailflow.parse.classify import Classification
-from mailflow.parse.message import ParsedMessage
+from mailflow.parse.message import Address, ParsedMessage
 from mailflow.thread.resolve import Thread, Tier
 
 _KIND_ENTRY = {
@@ -40,6 +40,8 @@ class Inbound:
     id: int
     rcpt_to: list[str]
     notify: bool
+    submitted_by: str | None = None
+    """The member login of the submission listener that took it, if it came that way."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +96,9 @@ def record(
     new_text: str,
     insiders: frozenset[str],
     now: datetime,
+    reporter: Address | None = None,
 ) -> Recorded:
+    """``reporter``: for a forwarded report, the original sender (else the From of the message)."""
     answered = answered_outbound(conn, classification) if not classification.may_answer else None
     case_id, conversation_id = thread.case_id, thread.conversation_id
     if case_id is None and answered is not None and answered.case_id is not None:
@@ -106,7 +110,7 @@ def record(
             return Recorded(None, False, None, answered, None)
         opened = cases.open_case(
             conn,
-            reporter=message.from_addr,
+            reporter=reporter or message.from_addr,
             subject=message.subject,
             opened_at=_opened_at(inbound, message, now),
             related_case_id=thread.related_case_id,

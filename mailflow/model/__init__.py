@@ -3,6 +3,7 @@
 from mailflow.model.tables import (
     Blob,
     Case,
+    CaseMember,
     CaseMessageId,
     Conversation,
     DiaryEntry,
@@ -25,6 +26,7 @@ from mailflow.model.types import (
 __all__ = [
     "Blob",
     "Case",
+    "CaseMember",
     "CaseMessageId",
     "CaseState",
     "Conversation",

@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from mailflow.model.tables import (
     Blob,
     Case,
+    CaseMember,
     CaseMessageId,
     Conversation,
     DiaryEntry,
@@ -32,6 +33,7 @@ conversation: Table = Conversation.__table__  # type: ignore[attr-defined]
 case_message_id: Table = CaseMessageId.__table__  # type: ignore[attr-defined]
 diary: Table = DiaryEntry.__table__  # type: ignore[attr-defined]
 outbound: Table = OutboundMessage.__table__  # type: ignore[attr-defined]
+case_member: Table = CaseMember.__table__  # type: ignore[attr-defined]
 
 
 _IGNORING: dict[tuple[str, str], Any] = {}

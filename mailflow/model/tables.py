@@ -81,6 +81,9 @@ class Case(SQLModel, table=True):
     related_case_id: int | None = None
     """Set when a stranger's mail carried another case's subject tag: possibly related, never merged."""
     acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    impact: int | None = None
+    """1-5, set by command; risk = impact x likelihood (the Master Incident Log's scale)."""
+    likelihood: int | None = None
 
     __table_args__ = (UniqueConstraint("year", "number"),)
 
@@ -93,6 +96,9 @@ class Party(SQLModel, table=True):
     address: str | None = Field(default=None, index=True)
     aliases: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     added_at: datetime = _now_column()
+    permission_seq: int | None = None
+    """The diary entry (seq) holding this person's written permission to disclose their identity
+    and words; None: no permission, the policy gate protects them."""
 
 
 class Conversation(SQLModel, table=True):
@@ -194,3 +200,24 @@ class ImapWatermark(SQLModel, table=True):
     updated_at: datetime = _now_column()
 
     __table_args__ = (UniqueConstraint("account", "folder", "uidvalidity"),)
+
+
+class CaseMember(SQLModel, table=True):
+    """A committee member's standing on one case: assigned (lead, secondary) or kept out of it
+    (a declared conflict, a recusal, or being a party to the case)."""
+
+    __tablename__ = "case_member"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    member: str = Field(max_length=200)
+    """The roster name."""
+    assignment: str | None = Field(default=None, max_length=16)
+    """"lead" or "secondary"."""
+    excluded: bool = False
+    reason: str | None = None
+    """Why excluded: "conflict", "recused", "party (suspected)", "party"."""
+    since: datetime = _now_column()
+    by: str | None = Field(default=None, max_length=200)
+
+    __table_args__ = (UniqueConstraint("case_id", "member"),)

@@ -10,18 +10,30 @@ every composed mail back with the standard library's strict parser.
 
 from __future__ import annotations
 
+import base64
 import quopri
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
-from email.utils import format_datetime, formataddr
+from email.utils import encode_rfc2231, format_datetime, formataddr
 
 from mailflow.outbound.render import one_line
 from mailflow.parse.message import Address
 
 _MAX_LINE = 998
+_TOKEN = re.compile(r"[A-Za-z0-9.+-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class OutAttachment:
+    """A file carried along (a member's attachment on a relayed mail), sent base64-encoded."""
+
+    filename: str
+    content_type: str
+    data: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +52,7 @@ class Draft:
     references: tuple[str, ...] = ()
     auto_submitted: str | None = None  # "auto-replied" for automatic answers (RFC 3834)
     headers: tuple[tuple[str, str], ...] = ()
+    attachments: tuple[OutAttachment, ...] = ()
 
 
 def new_message_id(domain: str) -> str:
@@ -119,13 +132,42 @@ def compose(draft: Draft, message_id: str, date: datetime) -> bytes:
         lines += [f"Auto-Submitted: {draft.auto_submitted}", "X-Auto-Response-Suppress: All"]
     lines += [_unstructured(name, value) for name, value in draft.headers]
     lines.append("MIME-Version: 1.0")
+    content = _content(draft)
+    if draft.attachments:
+        boundary = "=_mf_" + secrets.token_hex(12)
+        parts = [content.rstrip("\r\n"), *(_attachment(a) for a in draft.attachments)]
+        content = (
+            f'Content-Type: multipart/mixed; boundary="{boundary}"\r\n'
+            + "".join(f"\r\n--{boundary}\r\n{part}" for part in parts)
+            + f"\r\n--{boundary}--\r\n"
+        )
+    return ("\r\n".join(lines) + "\r\n" + content.rstrip("\r\n") + "\r\n").encode("utf-8")
+
+
+def _content(draft: Draft) -> str:
+    """The readable part: text/plain, or multipart/alternative with the HTML."""
     text_part = _body(draft.text, "plain")
     if draft.html is None:
-        return ("\r\n".join(lines) + "\r\n" + text_part.rstrip("\r\n") + "\r\n").encode("utf-8")
+        return text_part
     boundary = "=_mf_" + secrets.token_hex(12)
-    lines.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
-    body = (
+    return (
+        f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n'
         f"\r\n--{boundary}\r\n{text_part.rstrip()}\r\n--{boundary}\r\n"
         f"{_body(draft.html, 'html').rstrip()}\r\n--{boundary}--\r\n"
     )
-    return ("\r\n".join(lines) + "\r\n" + body).encode("utf-8")
+
+
+def _attachment(attachment: OutAttachment) -> str:
+    maintype, _, subtype = attachment.content_type.partition("/")
+    ctype = f"{maintype}/{subtype}" if maintype and subtype and _TOKEN.fullmatch(maintype + subtype) else ""
+    ctype = ctype or "application/octet-stream"
+    name = one_line(attachment.filename) or "attachment"
+    if name.isascii() and '"' not in name and "\\" not in name:
+        disposition = f'attachment; filename="{name}"'
+    else:
+        disposition = "attachment; filename*=" + encode_rfc2231(name, "utf-8")
+    encoded = base64.encodebytes(attachment.data).decode("ascii").replace("\n", "\r\n")
+    return (
+        f"Content-Type: {ctype}\r\nContent-Disposition: {disposition}\r\n"
+        f"Content-Transfer-Encoding: base64\r\n\r\n{encoded.rstrip()}"
+    )

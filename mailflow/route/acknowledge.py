@@ -131,8 +131,10 @@ def acknowledge(
     return drafted
 
 
-def note_withheld(conn: Connection, case_id: int, reason: str, now: datetime, diary_head: diary.Head | None) -> None:
-    diary.append(
+def note_withheld(
+    conn: Connection, case_id: int, reason: str, now: datetime, diary_head: diary.Head | None
+) -> diary.Head:
+    _, head = diary.append(
         conn,
         case_id,
         DiaryKind.NOTE,
@@ -141,3 +143,4 @@ def note_withheld(conn: Connection, case_id: int, reason: str, now: datetime, di
         actor="mailflow",
         detail={"acknowledgement withheld": reason},
     )
+    return head

@@ -32,8 +32,9 @@ def test_ingest_from_standard_input_stores_processes_and_acknowledges(db_stack: 
     assert done.returncode == 0, done.stderr
     assert done.stdout.decode().startswith("stored as message ")
     assert db_stack.count(InboundMessage, InboundMessage.state == InboundState.PROCESSED) == 1
-    [ack] = db_stack.outbound()
-    assert ack.kind is OutboundKind.ACKNOWLEDGEMENT and len(db_stack.delivered()) == 1
+    ack, copy = db_stack.outbound()
+    assert (ack.kind, copy.kind) == (OutboundKind.ACKNOWLEDGEMENT, OutboundKind.FANOUT)
+    assert len(db_stack.delivered()) == 2
 
 
 def test_ingest_exit_statuses_follow_sysexits(db_stack: Stack, config: Path) -> None:
@@ -64,19 +65,21 @@ def test_the_operator_views_as_json(db_stack: Stack, config: Path) -> None:
     run(config, "ingest", stdin=b"\x00\x01 not a message at all \xff\r\n")  # quarantined: no case
 
     [case] = json.loads(run(config, "cases", "list", "--json").stdout)
-    assert case["subject"] == "A report" and case["entries"] == 2  # the report and the acknowledgement
+    assert case["subject"] == "A report" and case["entries"] == 3  # the report, the acknowledgement, the copy
 
     shown = json.loads(run(config, "cases", "show", case["ref"], "--json").stdout)
     assert shown["diary_intact"] is True
-    assert [e["kind"] for e in shown["diary"]] == ["report", "sent"]
+    assert [e["kind"] for e in shown["diary"]] == ["report", "sent", "sent"]
     assert shown["diary"][0]["message_id"] == "view@example.net"
     assert shown["diary"][0]["new_text"].startswith("On Tuesday a participant")
     assert shown["parties"] == [
         {"role": "reporter", "name": "Jane Reporter", "address": "jane@example.net", "aliases": []}
     ]
 
-    [mail] = json.loads(run(config, "outbox", "list", "--json").stdout)
+    mails = json.loads(run(config, "outbox", "list", "--json").stdout)
+    [mail] = [m for m in mails if m["kind"] == "acknowledgement"]
     assert (mail["case"], mail["kind"], mail["state"]) == (case["ref"], "acknowledgement", "sent")
+    assert sorted(m["kind"] for m in mails) == ["acknowledgement", "fanout"]
     assert mail["message_id"] and mail["recipients"] == ["jane@example.net"]
 
     table = run(config, "cases", "list").stdout.decode()

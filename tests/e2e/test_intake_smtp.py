@@ -37,16 +37,17 @@ def test_report_opens_a_case_and_the_reporter_is_acknowledged(stack: Stack) -> N
         kinds = [
             e.kind for e in s.scalars(select(DiaryEntry).where(DiaryEntry.case_id == case.id).order_by(DiaryEntry.seq))
         ]
-    assert kinds == [DiaryKind.REPORT, DiaryKind.SENT]
+    assert kinds == [DiaryKind.REPORT, DiaryKind.SENT, DiaryKind.SENT]  # the acknowledgement, the committee copy
 
     # And exactly one acknowledgement left, threaded to the report, from the conduct address
-    [ack] = stack.outbound()
+    ack, copy = stack.outbound()
     assert (ack.kind, ack.state, ack.recipients) == (
         OutboundKind.ACKNOWLEDGEMENT,
         OutboundState.SENT,
         ["jane@example.net"],
     )
-    [mail] = stack.delivered()
+    assert (copy.kind, copy.state) == (OutboundKind.FANOUT, OutboundState.SENT)
+    [mail] = [m for m in stack.delivered() if "jane@example.net" in header(m, "To")]
     assert header(mail, "In-Reply-To") == "<first-report@example.net>"
     assert "<first-report@example.net>" in header(mail, "References")
     assert header(mail, "Auto-Submitted") == "auto-replied"

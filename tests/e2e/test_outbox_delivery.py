@@ -27,8 +27,15 @@ def sink() -> Iterator[Sink]:
     server.stop()
 
 
+# These tests follow one acknowledgement through the outbox: no committee, so no committee copies.
+NO_COMMITTEE: dict[str, object] = {"committee": {"members": []}}
+
+
 def _smarthost(port: int) -> dict[str, object]:
-    return {"outgoing": {"transport": f"smtp://127.0.0.1:{port}", "starttls": False, "retry_base_seconds": 0.2}}
+    return {
+        "outgoing": {"transport": f"smtp://127.0.0.1:{port}", "starttls": False, "retry_base_seconds": 0.2},
+        **NO_COMMITTEE,
+    }
 
 
 def test_a_smarthost_that_is_down_is_retried_and_the_mail_sent_once_it_is_up(stack: Stack, sink: Sink) -> None:
@@ -107,7 +114,7 @@ def test_a_crash_between_send_and_commit_resends_the_same_mail(db_stack: Stack, 
 
 
 def test_the_maildir_transport_writes_a_mail_only_once(db_stack: Stack) -> None:
-    intake = Intake(db_stack)
+    intake = Intake(db_stack, **NO_COMMITTEE)
     try:
         [outbound_id] = intake.deliver(report(), send=False).outbound_ids
         transport = MaildirTransport(db_stack.maildir)

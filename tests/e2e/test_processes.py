@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from mailflow.model import Case, InboundMessage, InboundState, OutboundKind, OutboundMessage, OutboundState
-from tests.support.mail import report
+from tests.support.mail import header, report
 from tests.support.sink import free_port
 from tests.support.stack import CONDUCT, Stack, write_config
 
@@ -60,6 +60,13 @@ def _send_reports(port: int, count: int, tag: str) -> None:
         list(pool.map(one_connection, range(4)))
 
 
+def _delivered_once(stack: Stack) -> int:
+    """Mails in the outgoing Maildir, after checking that no Message-ID is there twice."""
+    ids = [header(raw, "Message-ID") for raw in stack.delivered()]
+    assert len(ids) == len(set(ids)), "a mail was delivered twice"
+    return len(ids)
+
+
 @pytest.mark.parametrize("stack", ["sqlite+stub", "postgres+redis"], indirect=True)
 def test_a_service_killed_mid_task_resumes_every_message_exactly_once(stack: Stack) -> None:
     port = free_port()
@@ -85,9 +92,10 @@ def test_a_service_killed_mid_task_resumes_every_message_exactly_once(stack: Sta
     assert process.returncode == 0, process.stderr.read().decode() if process.stderr else ""
     assert stack.count(Case) == 120
     acks = stack.count(OutboundMessage, OutboundMessage.kind == OutboundKind.ACKNOWLEDGEMENT)
+    copies = stack.count(OutboundMessage, OutboundMessage.kind == OutboundKind.FANOUT)
     sent = stack.count(OutboundMessage, OutboundMessage.state == OutboundState.SENT)
-    assert acks == sent == 120
-    assert len(stack.delivered()) == 120  # one mail per reporter, none twice
+    assert acks == copies == 120 and sent == 240
+    assert _delivered_once(stack) == 240  # per report: the acknowledgement and the committee's copy, none twice
     print(f"\nkilled with {unfinished} of 120 messages still unprocessed; all resumed")
 
 
@@ -112,8 +120,8 @@ def test_separate_dramatiq_worker_processes_do_the_work(stack: Stack) -> None:
         workers.send_signal(signal.SIGTERM)
         workers.wait(timeout=60)
     assert stack.count(Case) == 40
-    assert stack.count(OutboundMessage, OutboundMessage.state == OutboundState.SENT) == 40
-    assert len(stack.delivered()) == 40
+    assert stack.count(OutboundMessage, OutboundMessage.state == OutboundState.SENT) == 80
+    assert _delivered_once(stack) == 80
 
 
 def test_embedded_worker_processes_share_the_work_and_a_dead_one_is_replaced(sqlite_stack: Stack) -> None:
@@ -121,7 +129,7 @@ def test_embedded_worker_processes_share_the_work_and_a_dead_one_is_replaced(sql
     service = sqlite_stack.start(settings)
     _send_reports(service.smtp_port, 40, "children")  # type: ignore[arg-type]
     sqlite_stack.wait_idle(timeout=300)
-    assert sqlite_stack.count(Case) == 40 and len(sqlite_stack.delivered()) == 40
+    assert sqlite_stack.count(Case) == 40 and _delivered_once(sqlite_stack) == 80
 
     # kill one child: the next ids of its share wait in the database until its replacement sweeps them
     children = service._processes._children  # type: ignore[union-attr]
@@ -129,4 +137,4 @@ def test_embedded_worker_processes_share_the_work_and_a_dead_one_is_replaced(sql
     children[0].wait()  # type: ignore[union-attr]
     _send_reports(service.smtp_port, 20, "after-kill")  # type: ignore[arg-type]
     sqlite_stack.wait_idle(timeout=300)
-    assert sqlite_stack.count(Case) == 60 and len(sqlite_stack.delivered()) == 60
+    assert sqlite_stack.count(Case) == 60 and _delivered_once(sqlite_stack) == 120

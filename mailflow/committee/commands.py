@@ -1,0 +1,283 @@
+"""Commands by mail: lines at the very top of a member's mail to a case address.
+
+In the spirit of RT's CommandByMail, but with a leading slash so that no ordinary first line
+("Note: I talked to her") is ever taken for a command. Every command a member gives becomes a
+diary entry naming who gave it; an unknown command is answered with the list below.
+
+    /lead NAME                      assign the lead (GovStack: a lead and a secondary per incident)
+    /secondary NAME                 assign the secondary
+    /conflict [NAME]                declare a conflict of interest (default: yourself); excluded from the case
+    /recuse [NAME]                  recuse (default: yourself); excluded from the case
+    /clear NAME                     (chair) let an excluded member back in, e.g. a wrongly suspected party
+    /party ROLE NAME [<ADDRESS>] [aka ALIAS, ALIAS]
+                                    add a party: reporter, harmed, reported, witness, mediator
+    /alias NAME aka ALIAS[, ALIAS]  more names a party goes by (the policy gate looks for them)
+    /permission NAME ENTRY          the diary entry (number) holding NAME's written permission to disclose
+    /impact 1-5, /likelihood 1-5    risk = impact x likelihood (the Master Incident Log's scale)
+    /state STATE                    open, investigating, resolution_proposed, resolved, closed
+    /note TEXT                      an internal note in the diary
+    /help                           this list
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, bindparam, select
+
+from mailflow.auth import RosterMember
+from mailflow.case import diary
+from mailflow.case.states import TransitionRefused, check_transition
+from mailflow.committee import parties, standing
+from mailflow.model import CaseState, DiaryKind, PartyRole
+from mailflow.model import core as t
+
+HELP = __doc__.split("\n\n", 2)[2].rstrip() if __doc__ else ""
+
+_COMMAND = re.compile(r"^/(?P<name>[a-z_-]+)\b[ \t]*(?P<args>.*)$", re.IGNORECASE)
+_ADDRESS = re.compile(r"<\s*([^<>\s]+@[^<>\s]+)\s*>|(?<!\S)([^\s<>@]+@[^\s<>@]+\.[^\s<>@]+)(?!\S)")
+_CASE = select(t.cases.c.state).where(t.cases.c.id == bindparam("case_id"))
+_SET_CASE = t.cases.update().where(t.cases.c.id == bindparam("case_id"))
+_ENTRY = select(t.diary.c.kind, t.diary.c.from_addr).where(
+    t.diary.c.case_id == bindparam("case_id"), t.diary.c.seq == bindparam("seq")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    args: str
+    line: str
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    command: Command
+    ok: bool
+    message: str
+
+
+def parse(text: str) -> tuple[list[Command], str]:
+    """The command lines at the top of ``text`` (blank lines between them allowed) and the rest."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    commands: list[Command] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index].strip()
+        if not line:
+            index += 1
+            continue
+        match = _COMMAND.match(line)
+        if match is None:
+            break
+        commands.append(Command(match["name"].lower(), match["args"].strip(), line))
+        index += 1
+    return commands, "\n".join(lines[index:]).strip("\n")
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    conn: Connection
+    case_id: int
+    member: RosterMember
+    roster: Sequence[RosterMember]
+    now: datetime
+
+
+def execute(ctx: Context, commands: Sequence[Command], head: diary.Head | None) -> tuple[list[Result], diary.Head]:
+    """Run every command in order; each one, obeyed or refused, is a diary entry naming its author."""
+    results: list[Result] = []
+    for command in commands:
+        handler = _HANDLERS.get(command.name)
+        if handler is None:
+            result = Result(command, False, f"unknown command /{command.name}; the commands are:\n{HELP}")
+        else:
+            try:
+                result = Result(command, True, handler(ctx, command.args))
+            except CommandError as exc:
+                result = Result(command, False, str(exc))
+        _, head = diary.append(
+            ctx.conn,
+            ctx.case_id,
+            DiaryKind.COMMAND,
+            after=head,
+            at=ctx.now,
+            actor=ctx.member.name,
+            detail={"command": command.line[:500], "ok": result.ok, "result": result.message[:500]},
+        )
+        results.append(result)
+    return results, head if head is not None else diary.head(ctx.conn, ctx.case_id)
+
+
+class CommandError(Exception):
+    pass
+
+
+def _member_named(ctx: Context, who: str) -> RosterMember:
+    key = " ".join(who.split()).casefold()
+    if not key or key in ("me", "myself"):
+        return ctx.member
+    exact = [m for m in ctx.roster if m.name.casefold() == key or key in (a.casefold() for a in m.addresses)]
+    if exact:
+        return exact[0]
+    first = [m for m in ctx.roster if m.name.split()[0].casefold() == key]
+    if len(first) == 1:
+        return first[0]
+    raise CommandError(f"no committee member is called {who!r} (use the name in the roster)")
+
+
+def _assign(role: str):  # type: ignore[no-untyped-def]
+    def run(ctx: Context, args: str) -> str:
+        member = _member_named(ctx, args)
+        if member.name in standing.excluded(ctx.conn, ctx.case_id):
+            raise CommandError(f"{member.name} is excluded from this case and cannot be its {role}")
+        standing.assign(ctx.conn, ctx.case_id, member.name, role, now=ctx.now, by=ctx.member.name)
+        return f"{member.name} is the {role}"
+
+    return run
+
+
+def _exclude(reason: str):  # type: ignore[no-untyped-def]
+    def run(ctx: Context, args: str) -> str:
+        member = _member_named(ctx, args)
+        if member.name != ctx.member.name and ctx.member.role != "chair":
+            raise CommandError(f"only {member.name} or a chair can declare that")
+        standing.exclude(ctx.conn, ctx.case_id, member.name, reason, now=ctx.now, by=ctx.member.name)
+        return f"{member.name} is excluded from this case ({reason}): no more mail of it reaches them"
+
+    return run
+
+
+def _clear(ctx: Context, args: str) -> str:
+    if ctx.member.role != "chair":
+        raise CommandError("only a chair can let an excluded member back into a case")
+    member = _member_named(ctx, args)
+    standing.include(ctx.conn, ctx.case_id, member.name, now=ctx.now, by=ctx.member.name)
+    return f"{member.name} takes part in this case again"
+
+
+_AKA = re.compile(r"\s+aka\s+", re.IGNORECASE)
+
+
+def _split_person(args: str) -> tuple[str | None, str | None, tuple[str, ...]]:
+    """NAME [<ADDRESS>] [aka ALIAS, ALIAS] -> (name, address, aliases)."""
+    head, *aka = _AKA.split(args, maxsplit=1)
+    aliases = tuple(a.strip() for a in (aka[0] if aka else "").split(",") if a.strip())
+    address = None
+    match = _ADDRESS.search(head)
+    if match:
+        address = (match[1] or match[2]).lower()
+        head = head[: match.start()] + head[match.end() :]
+    name = " ".join(head.strip().strip('"').split()) or None
+    return name, address, aliases
+
+
+def _party(ctx: Context, args: str) -> str:
+    role_word, _, rest = args.partition(" ")
+    try:
+        role = PartyRole(role_word.lower())
+    except ValueError:
+        roles = ", ".join(r.value for r in PartyRole)
+        raise CommandError(f"unknown role {role_word!r} (one of: {roles})") from None
+    name, address, aliases = _split_person(rest)
+    if not name and not address:
+        raise CommandError("say who: /party ROLE NAME [<ADDRESS>] [aka ALIAS, ...]")
+    party = parties.add(ctx.conn, ctx.case_id, role, name=name, address=address, aliases=aliases, now=ctx.now)
+    said = f"{party.shown} added as {role.value}"
+    for member in ctx.roster:
+        if (address and address in (a.lower() for a in member.addresses)) or (
+            name and name.casefold() == member.name.casefold()
+        ):
+            standing.exclude(ctx.conn, ctx.case_id, member.name, standing.PARTY, now=ctx.now, by=ctx.member.name)
+            said += f"; {member.name} is a committee member and is now excluded from this case"
+    return said
+
+
+def _one_party(ctx: Context, who: str) -> parties.PartyView:
+    found = parties.find(ctx.conn, ctx.case_id, who)
+    if not found:
+        raise CommandError(f"no party of this case is called {who!r} (add one with /party)")
+    if len(found) > 1:
+        raise CommandError(f"{who!r} names {len(found)} parties; use the address")
+    return found[0]
+
+
+def _alias(ctx: Context, args: str) -> str:
+    who, *aka = _AKA.split(args, maxsplit=1)
+    aliases = tuple(a.strip() for a in (aka[0] if aka else "").split(",") if a.strip())
+    if not aliases:
+        raise CommandError("say which aliases: /alias NAME aka ALIAS[, ALIAS]")
+    party = _one_party(ctx, who.strip())
+    parties.add_aliases(ctx.conn, party, aliases)
+    return f"{party.shown} also goes by {', '.join(aliases)}"
+
+
+def _permission(ctx: Context, args: str) -> str:
+    who, _, entry = args.rpartition(" ")
+    seq_text = entry.strip().lstrip("#")
+    if not who or not seq_text.isdigit():
+        raise CommandError("say whose and which diary entry: /permission NAME ENTRY (the entry's number)")
+    party = _one_party(ctx, who)
+    row = ctx.conn.execute(_ENTRY, {"case_id": ctx.case_id, "seq": int(seq_text)}).first()
+    if row is None:
+        raise CommandError(f"the diary of this case has no entry {seq_text}")
+    if not party.address or (row[1] or "").lower() != party.address.lower():
+        raise CommandError(
+            f"entry {seq_text} is not a message from {party.shown}: written permission must come from the person"
+        )
+    parties.record_permission(ctx.conn, party, int(seq_text))
+    return f"{party.shown} gave written permission to disclose (diary entry {seq_text})"
+
+
+def _scale(column: str):  # type: ignore[no-untyped-def]
+    def run(ctx: Context, args: str) -> str:
+        if not args.strip().isdigit() or not 1 <= int(args) <= 5:
+            raise CommandError(f"{column} is a number from 1 to 5")
+        ctx.conn.execute(_SET_CASE, {"case_id": ctx.case_id, column: int(args)})
+        return f"{column} set to {int(args)}"
+
+    return run
+
+
+def _state(ctx: Context, args: str) -> str:
+    try:
+        target = CaseState(args.strip().lower().replace(" ", "_"))
+    except ValueError:
+        raise CommandError(f"unknown state {args!r} (one of: {', '.join(s.value for s in CaseState)})") from None
+    current = CaseState(ctx.conn.execute(_CASE, {"case_id": ctx.case_id}).scalar_one())
+    try:
+        check_transition(current, target)
+    except TransitionRefused as exc:
+        raise CommandError(str(exc)) from None
+    ctx.conn.execute(_SET_CASE, {"case_id": ctx.case_id, "state": target, "updated_at": ctx.now})
+    return f"the case is now {target.value}"
+
+
+def _note(ctx: Context, args: str) -> str:
+    if not args.strip():
+        raise CommandError("write the note after /note")
+    return f"noted: {args.strip()}"
+
+
+def _help(ctx: Context, args: str) -> str:
+    return HELP
+
+
+_HANDLERS = {
+    "lead": _assign("lead"),
+    "secondary": _assign("secondary"),
+    "conflict": _exclude(standing.CONFLICT),
+    "recuse": _exclude(standing.RECUSED),
+    "clear": _clear,
+    "party": _party,
+    "alias": _alias,
+    "permission": _permission,
+    "impact": _scale("impact"),
+    "likelihood": _scale("likelihood"),
+    "state": _state,
+    "note": _note,
+    "help": _help,
+}
