@@ -75,6 +75,8 @@ class Outcome:
     created: bool = False
     outbound_ids: tuple[int, ...] = ()
     reason: str | None = None
+    held: tuple[str, ...] = ()
+    """The policy gate's explanation, as SMTP reply lines, when it held a member's mail."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,8 +214,8 @@ def _thread_and_record(
     if classification.kind is MessageKind.BOUNCE and recorded.answered is not None:
         reason = "bounced: " + "; ".join(classification.reasons)
         conn.execute(_BOUNCED, {"outbound_id": recorded.answered.id, "reason": reason[:300]})
-    outbound_ids = _route(conn, svc, mail_from, inbound, understood, recorded, now, forwarded is not None)
-    return Outcome(inbound.id, InboundState.PROCESSED, case_id, recorded.created, outbound_ids)
+    outbound_ids, held = _route(conn, svc, mail_from, inbound, understood, recorded, now, forwarded is not None)
+    return Outcome(inbound.id, InboundState.PROCESSED, case_id, recorded.created, outbound_ids, held=held)
 
 
 def _route(
@@ -225,11 +227,11 @@ def _route(
     recorded: Recorded,
     now: datetime,
     forwarded: bool = False,
-) -> tuple[int, ...]:
+) -> tuple[tuple[int, ...], tuple[str, ...]]:
     """What leaves because of this message: the acknowledgement of a new case, the fan-out to the
     committee, and whatever a member's mail asks for. Imported history sends nothing."""
     if recorded.case is None or not inbound.notify:
-        return ()
+        return (), ()
     message, classification = understood.message, understood.classification
     head = recorded.diary_head
     drafted: list[int] = []
@@ -257,7 +259,7 @@ def _route(
             drafted.append(ack.id)
             head = ack.diary_head
     if classification.kind in (MessageKind.BOUNCE, MessageKind.AUTO_REPLY):
-        return tuple(drafted)  # recorded on the case; not worth a member's attention by mail
+        return tuple(drafted), ()  # recorded on the case; not worth a member's attention by mail
     routed = committee.Message(
         recorded.case,
         recorded.conversation,
@@ -267,10 +269,12 @@ def _route(
         understood.sender,
         recorded.created,
         forwarded,
+        submitted=inbound.submitted_by is not None,
     )
     ctx = committee.CommitteeContext(svc.settings, svc.conduct, svc.roster.members)
-    drafted += committee.route(conn, ctx, routed, now=now, head=head)
-    return tuple(drafted)
+    result = committee.route(conn, ctx, routed, now=now, head=head)
+    held = tuple(line for decision in result.held for line in decision.smtp_lines())
+    return (*drafted, *result.outbound_ids), held
 
 
 def _forwarded_report(svc: Services, understood: _Understood) -> Address | None:

@@ -14,11 +14,14 @@ from datetime import timedelta
 
 from dramatiq import Worker
 
+from mailflow.auth import Roster
 from mailflow.config import Settings
 from mailflow.embedded import WorkerProcesses
 from mailflow.inbound import smtp
 from mailflow.inbound.imap import ImapPoller
 from mailflow.inbound.spool import GroupCommitSpool, Spool
+from mailflow.inbound.submission import SubmissionListener
+from mailflow.inbound.submit import submission_handler
 from mailflow.outbound.transport import Transport
 from mailflow.parse.addresses import ConductAddress
 from mailflow.runtime import Runtime
@@ -46,6 +49,7 @@ class Service:
         self._stopping = threading.Event()
         self._sweeper: threading.Thread | None = None
         self.imap: ImapPoller | None = None
+        self.submission: SubmissionListener | None = None
         self.smtp_port: int | None = None
         self.lmtp_port: int | None = None
 
@@ -72,10 +76,16 @@ class Service:
             self.imap = ImapPoller(self.settings.intake.imap, spool, self.runtime.engine, max_message_size=max_size)
             self.imap.start()
         self._start_listeners()
+        if self.settings.submission.listen:
+            roster = Roster.from_settings(self.settings)
+            self.submission = SubmissionListener(self.settings, roster, submission_handler(self.runtime)).start()
         return self
 
     def stop(self) -> None:
         self._stopping.set()
+        if self.submission is not None:
+            self.submission.stop()
+            self.submission = None
         if self.imap is not None:
             self.imap.stop()
         if self._loop is not None:

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from mailflow.case import diary
 from mailflow.errors import NotFound
-from mailflow.model import Case, Conversation, DiaryEntry, Party
+from mailflow.model import Case, CaseMember, Conversation, DiaryEntry, Party
 from mailflow.parse.addresses import ConductAddress
 
 
@@ -50,10 +50,15 @@ class CaseDetail:
     addresses: dict[str, str]
     diary_intact: bool
     diary: list[DiaryLine]
+    committee: list[dict[str, Any]]
+    """Each member's standing on the case: assignment, or excluded and why."""
+    risk: dict[str, int | None]
 
     def as_dict(self) -> dict[str, Any]:
         return {
             **self.summary.as_dict(),
+            "committee": self.committee,
+            "risk": self.risk,
             "parties": self.parties,
             "addresses": self.addresses,
             "diary_intact": self.diary_intact,
@@ -92,12 +97,25 @@ def show_case(session: Session, ref: str, conduct: ConductAddress) -> CaseDetail
         raise NotFound(f"no case {ref}")
     lines = diary.entries(session, case.id)
     parties = [
-        {"role": p.role.value, "name": p.name, "address": p.address, "aliases": p.aliases}
+        {
+            "role": p.role.value,
+            "name": p.name,
+            "address": p.address,
+            "aliases": p.aliases,
+            "permission_entry": p.permission_seq,
+        }
         for p in session.scalars(select(Party).where(Party.case_id == case.id).order_by(Party.id))  # type: ignore[arg-type]
     ]
     convs = session.scalars(select(Conversation).where(Conversation.case_id == case.id).order_by(Conversation.number))  # type: ignore[arg-type]
     addresses = {c.label or f"conversation {c.number}": conduct.case_address(case.ref, c.token) for c in convs}
+    standing = [
+        {"member": m.member, "assignment": m.assignment, "excluded": m.excluded, "reason": m.reason, "by": m.by}
+        for m in session.scalars(select(CaseMember).where(CaseMember.case_id == case.id).order_by(CaseMember.id))  # type: ignore[arg-type]
+    ]
+    risk = case.impact * case.likelihood if case.impact and case.likelihood else None
     return CaseDetail(
+        committee=standing,
+        risk={"impact": case.impact, "likelihood": case.likelihood, "risk": risk},
         summary=_summary(case, len(lines), _refs(session)),
         parties=parties,
         addresses=addresses,

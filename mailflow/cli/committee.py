@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import sys
 from getpass import getpass
+from typing import Annotated
 
 import typer
 
+from mailflow.auth import Roster
 from mailflow.auth.passwords import hash_password
-from mailflow.cli.output import fail
+from mailflow.cli.output import emit_rows, fail
 
 app = typer.Typer(help="The committee roster: members, chairs, submission passwords.", no_args_is_help=True)
 
@@ -25,6 +27,25 @@ def _committee() -> None:
 
 def _stdin_is_terminal() -> bool:
     return sys.stdin.isatty()
+
+
+@app.command("list")
+def list_members(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False
+) -> None:
+    """The roster: each member's name, role, addresses, and whether a submission password is set."""
+    roster = Roster.from_settings(ctx.obj.settings)
+    rows = [
+        {
+            "name": m.name,
+            "role": m.role,
+            "addresses": ", ".join(m.addresses),
+            "aliases": ", ".join(m.aliases),
+            "submission_password": m.password_hash is not None,
+        }
+        for m in roster.members
+    ]
+    emit_rows(rows, ["name", "role", "addresses", "aliases", "submission_password"], as_json=as_json, title="Committee")
 
 
 @app.command("hash-password")

@@ -59,12 +59,19 @@ def cases_show(ctx: typer.Context, ref: str, as_json: JsonOption = False) -> Non
     console.print(f"subject: {s.subject}", highlight=False, markup=False)
     if s.related_to:
         console.print(f"possibly related to case {s.related_to}", highlight=False)
+    if detail.risk["impact"] or detail.risk["likelihood"]:
+        r = detail.risk
+        console.print(f"impact {r['impact']} x likelihood {r['likelihood']} = risk {r['risk']}", highlight=False)
     for party in detail.parties:
+        permission = f" (permission: diary entry {party['permission_entry']})" if party["permission_entry"] else ""
         console.print(
-            f"{party['role']}: {party['name'] or ''} <{party['address'] or '?'}>",
+            f"{party['role']}: {party['name'] or ''} <{party['address'] or '?'}>{permission}",
             highlight=False,
             markup=False,
         )
+    for member in detail.committee:
+        standing = f"excluded ({member['reason']})" if member["excluded"] else (member["assignment"] or "member")
+        console.print(f"committee: {member['member']}: {standing}", highlight=False, markup=False)
     for label, address in detail.addresses.items():
         console.print(f"address ({label}): {address}", highlight=False, markup=False)
     console.print("diary chain: " + ("intact" if detail.diary_intact else "[red]BROKEN[/red]"), highlight=False)

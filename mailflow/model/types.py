@@ -34,6 +34,7 @@ class InboundSource(StrEnum):
     PIPE = "pipe"
     IMAP = "imap"
     IMPORT = "import"
+    SUBMISSION = "submission"  # a member's mail through the submission listener
 
 
 class InboundState(StrEnum):

@@ -30,6 +30,7 @@ from mailflow.outbound.compose import Draft
 from mailflow.parse.addresses import ConductAddress
 from mailflow.parse.message import Address, ParsedMessage
 from mailflow.parse.subject import strip_prefixes, with_tag
+from mailflow.policy.gate import Decision
 from mailflow.policy.markers import parse_markers
 from mailflow.route import fanout, relay
 
@@ -62,11 +63,18 @@ class Message:
     created: bool
     forwarded: bool = False
     """A member forwarded a report that reached them: the case's reporter is the original sender."""
+    submitted: bool = False
+    """It came through the submission listener: outside recipients in To/Cc are ours to relay to."""
 
 
-def route(
-    conn: Connection, ctx: CommitteeContext, msg: Message, *, now: datetime, head: diary.Head | None
-) -> list[int]:
+@dataclass(frozen=True, slots=True)
+class Routed:
+    outbound_ids: list[int]
+    held: tuple[Decision, ...] = ()
+    """What the policy gate held, for the submission listener to answer with at SMTP time."""
+
+
+def route(conn: Connection, ctx: CommitteeContext, msg: Message, *, now: datetime, head: diary.Head | None) -> Routed:
     sender = msg.sender
     flagged: list[int] = []
     unverified = sender.member is not None and not sender.verified
@@ -87,7 +95,7 @@ def route(
     drafted = fanout.fan_out(
         conn, ctx.fanout, msg.case, msg.conversation, msg.parsed, what=what, author=author, now=now, diary_head=head
     )
-    return [*flagged, *([drafted.id] if drafted else [])]
+    return Routed([*flagged, *([drafted.id] if drafted else [])])
 
 
 def flag_members_named(
@@ -133,7 +141,7 @@ def _from_member(
     *,
     now: datetime,
     head: diary.Head | None,
-) -> list[int]:
+) -> Routed:
     if member.name in standing.excluded(conn, msg.case.id):
         _, head = diary.append(
             conn,
@@ -144,12 +152,27 @@ def _from_member(
             actor="mailflow",
             detail={"refused": f"{member.name} is excluded from this case: nothing relayed, no command obeyed"},
         )
-        return []
+        return Routed([])
     conversation = msg.conversation
-    if conversation is None or conversation.kind is ConversationKind.TEAM:
-        return _internal(conn, ctx, msg, member, now=now, head=head)
+    direct = _outside_addressed(ctx, msg.parsed)
+    if direct and not msg.submitted:
+        return _after_the_fact(conn, ctx, msg, member, direct, now=now, head=head)
+    if direct:
+        conversation = _conversation_for_direct(conn, msg, direct)
+    elif conversation is None or conversation.kind is ConversationKind.TEAM:
+        return Routed(_internal(conn, ctx, msg, member, now=now, head=head))
     outcome = relay.relay(
-        conn, ctx.relay, msg.case, conversation, member, msg.parsed, msg.raw, msg.parsed.text, now=now, head=head
+        conn,
+        ctx.relay,
+        msg.case,
+        conversation,
+        member,
+        msg.parsed,
+        msg.raw,
+        msg.parsed.text,
+        recipients=direct or None,
+        now=now,
+        head=head,
     )
     ids = [d.id for d in (outcome.sent, outcome.answer) if d is not None]
     if outcome.sent is not None:
@@ -166,7 +189,99 @@ def _from_member(
             diary_head=outcome.head,
         )
         ids += [copy.id] if copy else []
-    return ids
+    return Routed(ids, () if outcome.decision.allowed else (outcome.decision,))
+
+
+def _outside_addressed(ctx: CommitteeContext, parsed: ParsedMessage) -> tuple[relay.Recipient, ...]:
+    """Outside parties the member put in To/Cc themselves (not the committee, not our addresses)."""
+    insiders = ctx.relay.insiders
+    found: dict[str, relay.Recipient] = {}
+    for address in (*parsed.to, *parsed.cc):
+        key = address.address.lower()
+        if key not in insiders and not ctx.conduct.accepts(key):
+            found.setdefault(key, relay.Recipient(key, address.name))
+    return tuple(found.values())
+
+
+def _conversation_for_direct(
+    conn: Connection, msg: Message, direct: tuple[relay.Recipient, ...]
+) -> cases.ConversationRef:
+    """The outside conversation these recipients belong to: the one addressed or threaded into,
+    else the one sharing most recipients with them, else a new one."""
+    if msg.conversation is not None and msg.conversation.kind is ConversationKind.OUTSIDE:
+        return msg.conversation
+    wanted = {r.address for r in direct}
+    best: tuple[int, cases.ConversationRef] | None = None
+    for conv, recipients in cases.conversations_of(conn, msg.case.id):
+        if conv.kind is not ConversationKind.OUTSIDE:
+            continue
+        shared = len(wanted & {r.get("address", "").lower() for r in recipients})
+        if shared and (best is None or shared > best[0]):
+            best = (shared, conv)
+    if best is not None:
+        return best[1]
+    return relay.start_conversation(conn, msg.case.id, (), label=", ".join(r.name or r.address for r in direct))
+
+
+def _after_the_fact(
+    conn: Connection,
+    ctx: CommitteeContext,
+    msg: Message,
+    member: RosterMember,
+    direct: tuple[relay.Recipient, ...],
+    *,
+    now: datetime,
+    head: diary.Head | None,
+) -> Routed:
+    """A member wrote to outside parties directly, with the conduct address in Cc ("Always cc
+    conduct@"): the mail has left already, so the gate checks the copy and the chair hears of any
+    violation. The copy is recorded and reaches the other members like any case mail."""
+    conversation = _conversation_for_direct(conn, msg, direct)
+    previous = relay.recipients_of(conn, conversation.id) or None
+    decision = relay.check(conn, ctx.relay, msg.case, msg.raw, msg.parsed.text, direct, previous)
+    ids: list[int] = []
+    if not decision.allowed:
+        _, head = diary.append(
+            conn,
+            msg.case.id,
+            DiaryKind.NOTE,
+            after=head,
+            at=now,
+            actor="mailflow",
+            message_id=msg.parsed.message_id,
+            detail={
+                "policy violation after the fact": member.name,
+                "rules": sorted({v.rule for v in decision.violations}),
+                "summaries": [v.summary for v in decision.violations][:20],
+            },
+        )
+        out = standing.excluded(conn, msg.case.id)
+        chairs = [m for m in ctx.roster if m.role == "chair" and m.name not in out]
+        if chairs:
+            text = (
+                f"{member.name} wrote directly to outside parties on case {msg.case.ref}, with the conduct address"
+                " in Cc. The copy breaks the committee's rules (it has already left):\n\n" + decision.explain()
+            )
+            flagged = _to_members(conn, ctx, msg, chairs, "Policy violation in a direct mail", text, now, head)
+            ids.append(flagged.id)
+            head = flagged.diary_head
+    conn.execute(
+        relay.SET_RECIPIENTS,
+        {"conversation_id": conversation.id, "recipients": [{"name": r.name, "address": r.address} for r in direct]},
+    )
+    copy = fanout.fan_out(
+        conn,
+        ctx.fanout,
+        msg.case,
+        conversation,
+        msg.parsed,
+        what=f"{member.name} wrote directly to outside parties (copy to the conduct address)",
+        author=member.name,
+        now=now,
+        diary_head=head,
+    )
+    ids += [copy.id] if copy else []
+    return Routed(ids)
 
 
 def _internal(
@@ -237,16 +352,16 @@ def _command_results(
     head: diary.Head | None,
 ) -> outbox.Drafted:
     lines = [f"{'done' if r.ok else 'REFUSED'}: {r.command.line}\n    {r.message}" for r in results]
-    return _to_member(
-        conn, ctx, msg, member, "Commands: " + strip_prefixes(msg.parsed.subject), "\n\n".join(lines), now, head
+    return _to_members(
+        conn, ctx, msg, [member], "Commands: " + strip_prefixes(msg.parsed.subject), "\n\n".join(lines), now, head
     )
 
 
-def _to_member(
+def _to_members(
     conn: Connection,
     ctx: CommitteeContext,
     msg: Message,
-    member: RosterMember,
+    members: Sequence[RosterMember],
     subject: str,
     text: str,
     now: datetime,
@@ -260,7 +375,7 @@ def _to_member(
         Draft(
             from_name=service.committee_name,
             from_addr=str(ctx.conduct),
-            to=(Address(member.name, member.addresses[0]),),
+            to=tuple(Address(m.name, m.addresses[0]) for m in members),
             subject=with_tag(subject, service.subject_tag, msg.case.ref),
             text=text + "\n",
             reply_to=cases.address_of(ctx.conduct, msg.case.ref, team),

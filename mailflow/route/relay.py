@@ -40,7 +40,7 @@ from mailflow.policy.markers import Markers, apply_markers, parse_markers
 
 _c = t.conversation.c
 _RECIPIENTS = select(_c.recipients, _c.label).where(_c.id == bindparam("conversation_id"))
-_SET_RECIPIENTS = t.conversation.update().where(_c.id == bindparam("conversation_id"))
+SET_RECIPIENTS = t.conversation.update().where(_c.id == bindparam("conversation_id"))
 _NEXT_NUMBER = select(func.max(_c.number)).where(_c.case_id == bindparam("case_id"))
 _INSERT_CONVERSATION = t.conversation.insert().returning(_c.id)
 _m = t.case_message_id.c
@@ -141,14 +141,18 @@ def relay(
     *,
     markers: Markers | None = None,
     previous: tuple[Recipient, ...] | None = None,
+    recipients: tuple[Recipient, ...] | None = None,
     now: datetime,
     head: diary.Head | None,
 ) -> Relayed:
+    """``recipients``: given when the member addressed the outside parties themselves (through the
+    submission listener); otherwise the conversation's recipients changed by the markers."""
     markers = markers if markers is not None else parse_markers(text)
     current = recipients_of(conn, conversation.id)
     if previous is None and current:
         previous = current
-    recipients = apply_markers(current, markers, known_people(conn, case.id))
+    if recipients is None:
+        recipients = apply_markers(current, markers, known_people(conn, case.id))
     address = cases.address_of(ctx.conduct, case.ref, conversation)
     service = ctx.settings.service
     last_seen = conn.execute(_LAST_SEEN, {"conversation_id": conversation.id}).scalar()
@@ -163,26 +167,7 @@ def relay(
         references=(last_seen,) if last_seen else (),
         attachments=attachments_of(raw),
     )
-    guard = protection.of_case(conn, case.id)
-    outside = [r for r in recipients if r.address not in guard.protected_addresses]
-    preview = compose(content, "gate-preview@invalid", now)
-    decision = evaluate(
-        Outgoing(
-            raw=preview,
-            top_text=text,
-            recipients=recipients,
-            previous=previous,
-            protected=guard.protected,
-            withheld=guard.withheld if outside else (),
-            insiders=ctx.insiders,
-        )
-    )
-    team = cases.conversation(conn, case.id, cases.TEAM)
-    assert team is not None
-    if team.token.encode() in preview.lower():
-        decision = Decision(
-            False, (*decision.violations, _internal_address(cases.address_of(ctx.conduct, case.ref, team)))
-        )
+    decision = check(conn, ctx, case, compose(content, "gate-preview@invalid", now), text, recipients, previous)
     if not recipients:
         decision = Decision(False, (*decision.violations, _no_recipients()))
     if not decision.allowed:
@@ -199,13 +184,45 @@ def relay(
         diary_head=head,
     )
     conn.execute(
-        _SET_RECIPIENTS,
+        SET_RECIPIENTS,
         {
             "conversation_id": conversation.id,
             "recipients": [{"name": r.name, "address": r.address} for r in recipients],
         },
     )
     return Relayed(decision, sent, None, conversation, sent.diary_head or diary.head(conn, case.id))
+
+
+def check(
+    conn: Connection,
+    ctx: RelayContext,
+    case: cases.CaseRef,
+    raw: bytes,
+    text: str,
+    recipients: tuple[Recipient, ...],
+    previous: tuple[Recipient, ...] | None,
+) -> Decision:
+    """The policy gate on ``raw`` as it would reach ``recipients``, with what the case protects,
+    plus relaying's own rule: the case's internal address never leaves."""
+    guard = protection.of_case(conn, case.id)
+    outside = [r for r in recipients if r.address not in guard.protected_addresses]
+    decision = evaluate(
+        Outgoing(
+            raw=raw,
+            top_text=text,
+            recipients=recipients,
+            previous=previous,
+            protected=guard.protected,
+            withheld=guard.withheld if outside else (),
+            insiders=ctx.insiders,
+        )
+    )
+    team = cases.conversation(conn, case.id, cases.TEAM)
+    assert team is not None
+    if team.token.encode() in raw.lower():
+        team_address = cases.address_of(ctx.conduct, case.ref, team)
+        decision = Decision(False, (*decision.violations, _internal_address(team_address)))
+    return decision
 
 
 def _no_recipients() -> Violation:

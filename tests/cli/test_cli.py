@@ -73,7 +73,13 @@ def test_the_operator_views_as_json(db_stack: Stack, config: Path) -> None:
     assert shown["diary"][0]["message_id"] == "view@example.net"
     assert shown["diary"][0]["new_text"].startswith("On Tuesday a participant")
     assert shown["parties"] == [
-        {"role": "reporter", "name": "Jane Reporter", "address": "jane@example.net", "aliases": []}
+        {
+            "role": "reporter",
+            "name": "Jane Reporter",
+            "address": "jane@example.net",
+            "aliases": [],
+            "permission_entry": None,
+        }
     ]
 
     mails = json.loads(run(config, "outbox", "list", "--json").stdout)
@@ -127,3 +133,22 @@ def test_check_config_names_each_bad_key(tmp_path: Path) -> None:
     example = Path(__file__).resolve().parents[2] / "config" / "mailflow.example.toml"
     done = run(example, "check-config", str(example))
     assert done.returncode == 0 and b"ok:" in done.stdout
+
+
+def test_the_roster_and_a_cases_committee_standing(db_stack: Stack, config: Path) -> None:
+    roster = json.loads(run(config, "committee", "list", "--json").stdout)
+    assert [(m["name"], m["role"]) for m in roster] == [
+        ("Ada Chair", "chair"),
+        ("Bo Member", "member"),
+        ("Cy Member", "member"),
+    ]
+    # a report naming a member: that member is kept out of the case, and the case says so
+    run(config, "ingest", stdin=report(body="Bo Member was rude to me at the sprint.\n"))
+    [case] = json.loads(run(config, "cases", "list", "--json").stdout)
+    shown = json.loads(run(config, "cases", "show", case["ref"], "--json").stdout)
+    assert shown["committee"] == [
+        {"member": "Bo Member", "assignment": None, "excluded": True, "reason": "party (suspected)", "by": "mailflow"}
+    ]
+    assert shown["risk"] == {"impact": None, "likelihood": None, "risk": None}
+    table = run(config, "cases", "show", case["ref"]).stdout.decode()
+    assert "committee: Bo Member: excluded (party (suspected))" in table
