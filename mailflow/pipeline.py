@@ -22,7 +22,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, bindparam, select
 
-from mailflow.auth import Roster, SenderCheck, check_sender
+from mailflow.auth import DnsFunc, Roster, SenderCheck, check_sender
 from mailflow.case.record import Inbound, Recorded, earlier_copy, record
 from mailflow.clock import utcnow
 from mailflow.config import Settings
@@ -50,6 +50,8 @@ class Services:
     settings: Settings
     renderer: Renderer
     clock: Callable[[], datetime] = utcnow
+    dnsfunc: DnsFunc | None = None
+    """DKIM key lookups (None: the system resolver); tests hand in their own."""
 
     @property
     def conduct(self) -> ConductAddress:
@@ -64,7 +66,9 @@ class Services:
         return Roster.from_settings(self.settings)
 
     def authenticate(self, raw: bytes, submitted_by: str | None) -> SenderCheck:
-        return check_sender(raw, self.roster, self.settings.authentication, submitted_by=submitted_by)
+        return check_sender(
+            raw, self.roster, self.settings.authentication, dnsfunc=self.dnsfunc, submitted_by=submitted_by
+        )
 
 
 @dataclass(frozen=True, slots=True)

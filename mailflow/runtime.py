@@ -15,6 +15,7 @@ import dramatiq
 from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import Engine
 
+from mailflow.auth import DnsFunc
 from mailflow.config import Settings
 from mailflow.database import make_engine, migrate
 from mailflow.errors import MailflowError
@@ -47,12 +48,21 @@ class Runtime:
     broker: dramatiq.Broker
 
     @classmethod
-    def build(cls, settings: Settings, *, transport: Transport | None = None, run_migrations: bool = True) -> Runtime:
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        transport: Transport | None = None,
+        run_migrations: bool = True,
+        dnsfunc: DnsFunc | None = None,
+    ) -> Runtime:
         settings.service.data_dir.mkdir(parents=True, exist_ok=True)
         engine = make_engine(settings.database_url)
         if run_migrations:
             migrate(engine)
-        services = Services(engine=engine, settings=settings, renderer=Renderer(settings.templates_dir))
+        services = Services(
+            engine=engine, settings=settings, renderer=Renderer(settings.templates_dir), dnsfunc=dnsfunc
+        )
         return cls(
             settings=settings,
             engine=engine,

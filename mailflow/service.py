@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from dramatiq import Worker
 
-from mailflow.auth import Roster
+from mailflow.auth import DnsFunc, Roster
 from mailflow.config import Settings
 from mailflow.embedded import WorkerProcesses
 from mailflow.inbound import smtp
@@ -36,9 +36,16 @@ def _split(listen: str) -> tuple[str, int]:
 
 
 class Service:
-    def __init__(self, settings: Settings, *, transport: Transport | None = None, worker: bool | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: Transport | None = None,
+        worker: bool | None = None,
+        dnsfunc: DnsFunc | None = None,
+    ) -> None:
         self.settings = settings
-        self.runtime = Runtime.build(settings, transport=transport).install()
+        self.runtime = Runtime.build(settings, transport=transport, dnsfunc=dnsfunc).install()
         self._run_worker = settings.run_embedded_worker if worker is None else worker
         self._worker: Worker | None = None
         self._processes: WorkerProcesses | None = None

@@ -3,8 +3,11 @@ the policy gate, and forged members - end to end over real SMTP against the runn
 
 from __future__ import annotations
 
+import base64
+import subprocess
 from typing import Any
 
+import dkim
 import pytest
 from sqlalchemy import select
 
@@ -439,3 +442,46 @@ def test_a_relay_quoting_committee_mail_is_held_for_the_internal_address(sqlite_
     [held] = [e for e in diary(stack, case) if e.kind is DiaryKind.HELD]
     assert "internal-address" in held.detail["rules"]
     assert addr[cases.TEAM] in texts_to(stack, ADA)
+
+
+# -- DKIM, verified by the service itself ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dkim_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes]:
+    """(private key PEM, the TXT record publishing it) for selector "sel" of committee.example."""
+    path = tmp_path_factory.mktemp("dkim") / "key.pem"
+    subprocess.run(["openssl", "genrsa", "-traditional", "-out", str(path), "1024"], check=True, capture_output=True)
+    der = subprocess.run(
+        ["openssl", "rsa", "-in", str(path), "-pubout", "-outform", "DER"], check=True, capture_output=True
+    ).stdout
+    return path.read_bytes(), b"v=DKIM1; k=rsa; p=" + base64.b64encode(der)
+
+
+@pytest.mark.parametrize("tampered", [False, True], ids=["signed", "body tampered after signing"])
+def test_dkim_signed_member_mail_is_relayed_and_a_tampered_one_is_not(
+    sqlite_stack: Stack, dkim_key: tuple[bytes, bytes], tampered: bool
+) -> None:
+    stack = sqlite_stack
+    private, txt = dkim_key
+    records = {b"sel._domainkey.committee.example.": txt}
+    settings = stack.settings(authentication={"trusted_authserv_ids": [], "verify_dkim": True})
+    service = stack.start(settings, dnsfunc=records.get)
+    case, addr = open_case(stack, service)
+
+    body = "Dear Jane,\n\nthank you, we are on it.\n"
+    raw = member_mail(ADA, addr[cases.REPORTER_CONVERSATION], body, auth=None)
+    head, _, rest = raw.partition(b"\r\nFrom: ")
+    unsigned = b"From: " + rest
+    signature = dkim.sign(unsigned, b"sel", b"committee.example", private, include_headers=[b"from", b"to", b"subject"])
+    signed = head + b"\r\n" + signature + unsigned
+    if tampered:
+        signed = signed.replace(b"we are on it", b"send us her phone number")
+    deliver(stack, service, signed, ADA, addr[1])
+
+    relayed = of_kind(stack, OutboundKind.RELAY)
+    if tampered:
+        assert not relayed
+        assert any(e.kind is DiaryKind.NOTE and "unverified" in e.detail for e in diary(stack, case))
+    else:
+        assert [o.recipients for o in relayed] == [[REPORTER]]
