@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from mailflow.cli import committee, imap, imports, views
+from mailflow.cli import committee, imap, imports, templates, views
 from mailflow.cli.context import CliContext
 from mailflow.cli.output import console, fail
 from mailflow.config import load_settings
@@ -34,6 +34,7 @@ views.register(app)
 imap.register(app)
 imports.register(app)
 app.add_typer(committee.app, name="committee")
+app.add_typer(templates.app, name="templates")
 
 ConfigOption = Annotated[
     Path | None,
