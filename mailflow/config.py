@@ -241,6 +241,28 @@ class AuthenticationSettings(_Section):
     """Verify DKIM signatures of mail claiming to be from a member ourselves (needs DNS)."""
 
 
+class NoticeSettings(_Section):
+    """Templated notices, the chair's approval, and the deadlines of the manuals."""
+
+    board_address: str | None = None
+    """Where a report to the board (or an escalated deadlock) goes."""
+    fallback_approver: str | None = None
+    """A member (roster name) who may approve when every chair is conflicted on a case."""
+    feedback_window_days: float = Field(default=7, gt=0)
+    acknowledgement_hours: float = Field(default=24, gt=0)
+    """Jupyter: "This reply must be sent within 24 hours": the chair is alerted if it was not."""
+    status_update_days: float = Field(default=7, gt=0)
+    """Jupyter: no resolution within one week -> a status update with a projected timeline."""
+    unilateral_report_hours: float = Field(default=24, gt=0)
+    mediation_days: float = Field(default=14, gt=0)
+    deadlock_days: float = Field(default=7, gt=0)
+
+    @field_validator("board_address")
+    @classmethod
+    def _board(cls, value: str | None) -> str | None:
+        return _check_address(value) if value else None
+
+
 class SubmissionSettings(_Section):
     """A submission listener members add as their outgoing server: AUTH over STARTTLS."""
 
@@ -274,6 +296,7 @@ class Settings(BaseSettings):
     committee: CommitteeSettings = Field(default_factory=CommitteeSettings)
     authentication: AuthenticationSettings = Field(default_factory=AuthenticationSettings)
     submission: SubmissionSettings = Field(default_factory=SubmissionSettings)
+    notices: NoticeSettings = Field(default_factory=NoticeSettings)
 
     @classmethod
     def settings_customise_sources(

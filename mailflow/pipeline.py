@@ -275,7 +275,7 @@ def _route(
         forwarded,
         submitted=inbound.submitted_by is not None,
     )
-    ctx = committee.CommitteeContext(svc.settings, svc.conduct, svc.roster.members)
+    ctx = committee.CommitteeContext(svc.settings, svc.conduct, svc.roster.members, svc.renderer)
     result = committee.route(conn, ctx, routed, now=now, head=head)
     held = tuple(line for decision in result.held for line in decision.smtp_lines())
     return (*drafted, *result.outbound_ids), held

@@ -16,6 +16,8 @@ from dramatiq import Worker
 
 from mailflow.auth import DnsFunc, Roster
 from mailflow.config import Settings
+from mailflow.drafting import deadlines
+from mailflow.drafting.drafts import DraftingContext
 from mailflow.embedded import WorkerProcesses
 from mailflow.inbound import smtp
 from mailflow.inbound.imap import ImapPoller
@@ -28,6 +30,8 @@ from mailflow.runtime import Runtime
 from mailflow.sweep import sweep
 
 log = logging.getLogger(__name__)
+
+DEADLINE_SECONDS = 60.0
 
 
 def _split(listen: str) -> tuple[str, int]:
@@ -55,6 +59,7 @@ class Service:
         self._servers: list[asyncio.AbstractServer] = []
         self._stopping = threading.Event()
         self._sweeper: threading.Thread | None = None
+        self._deadlines: threading.Thread | None = None
         self.imap: ImapPoller | None = None
         self.submission: SubmissionListener | None = None
         self.smtp_port: int | None = None
@@ -82,6 +87,8 @@ class Service:
             max_size = int(self.settings.intake.max_message_size)
             self.imap = ImapPoller(self.settings.intake.imap, spool, self.runtime.engine, max_message_size=max_size)
             self.imap.start()
+        self._deadlines = threading.Thread(target=self._tick_forever, name="deadlines", daemon=True)
+        self._deadlines.start()
         self._start_listeners()
         if self.settings.submission.listen:
             roster = Roster.from_settings(self.settings)
@@ -106,6 +113,8 @@ class Service:
             self._spool.close()
         if self._sweeper is not None:
             self._sweeper.join(timeout=10)
+        if self._deadlines is not None:
+            self._deadlines.join(timeout=10)
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
@@ -135,6 +144,16 @@ class Service:
                 sweep(self.runtime, min_age=timedelta(seconds=max(5 * interval, 10)))
             except Exception:  # the database may be down for a while: keep sweeping
                 log.exception("sweep failed")
+
+    def _tick_forever(self) -> None:
+        """The manuals' deadlines, once a minute (idempotent: several serve processes may run it)."""
+        services = self.runtime.services
+        drafting = DraftingContext(services.settings, services.renderer, services.conduct, services.roster.members)
+        while not self._stopping.wait(DEADLINE_SECONDS):
+            try:
+                deadlines.tick(self.runtime.engine, drafting, services.clock())
+            except Exception:  # the database may be down for a while: keep ticking
+                log.exception("deadline check failed")
 
     def _start_listeners(self) -> None:
         intake = self.settings.intake

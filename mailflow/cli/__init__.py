@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from mailflow.cli import committee, imap, imports, templates, views
+from mailflow.cli import committee, drafts, imap, imports, templates, views
 from mailflow.cli.context import CliContext
 from mailflow.cli.output import console, fail
 from mailflow.config import load_settings
@@ -34,7 +34,9 @@ views.register(app)
 imap.register(app)
 imports.register(app)
 app.add_typer(committee.app, name="committee")
+app.add_typer(drafts.app, name="drafts")
 app.add_typer(templates.app, name="templates")
+app.command("tick")(drafts.tick)
 
 ConfigOption = Annotated[
     Path | None,

@@ -16,6 +16,14 @@ diary entry naming who gave it; an unknown command is answered with the list bel
     /impact 1-5, /likelihood 1-5    risk = impact x likelihood (the Master Incident Log's scale)
     /state STATE                    open, investigating, resolution_proposed, resolved, closed
     /note TEXT                      an internal note in the diary
+    /draft NOTICE                   draft a notice for the chair's approval (e.g. reporter/status-update);
+                                    "key: value" lines below it fill the template, the rest is the message
+    /drafts                         the case's drafts and their states
+    /enact                          mark the resolution enacted (after feedback and the right of reply)
+    /no-right-of-reply REASON       (chair) record why the reported person is not offered a reply
+    /unilateral TEXT                record an action one member took alone (report it within 24 hours)
+    /mediation                      mediation started (reminder after 14 days)
+    /deadlock                       no consensus (escalation to the board drafted after 7 days)
     /help                           this list
 """
 
@@ -24,7 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, select
 
@@ -32,6 +40,8 @@ from mailflow.auth import RosterMember
 from mailflow.case import diary
 from mailflow.case.states import TransitionRefused, check_transition
 from mailflow.committee import parties, standing
+from mailflow.drafting import drafts, feedback
+from mailflow.drafting.drafts import DraftingContext
 from mailflow.model import CaseState, DiaryKind, PartyRole
 from mailflow.model import core as t
 
@@ -41,6 +51,9 @@ _COMMAND = re.compile(r"^/(?P<name>[a-z_-]+)\b[ \t]*(?P<args>.*)$", re.IGNORECAS
 _ADDRESS = re.compile(r"<\s*([^<>\s]+@[^<>\s]+)\s*>|(?<!\S)([^\s<>@]+@[^\s<>@]+\.[^\s<>@]+)(?!\S)")
 _CASE = select(t.cases.c.state).where(t.cases.c.id == bindparam("case_id"))
 _SET_CASE = t.cases.update().where(t.cases.c.id == bindparam("case_id"))
+_DRAFTS = select(t.notice_draft.c.id, t.notice_draft.c.notice, t.notice_draft.c.owner, t.notice_draft.c.state).where(
+    t.notice_draft.c.case_id == bindparam("case_id")
+)
 _ENTRY = select(t.diary.c.kind, t.diary.c.from_addr).where(
     t.diary.c.case_id == bindparam("case_id"), t.diary.c.seq == bindparam("seq")
 )
@@ -85,6 +98,9 @@ class Context:
     member: RosterMember
     roster: Sequence[RosterMember]
     now: datetime
+    drafting: DraftingContext | None = None
+    body: str = ""
+    """The mail's text after the command lines (what /draft fills its notice with)."""
 
 
 def execute(ctx: Context, commands: Sequence[Command], head: diary.Head | None) -> tuple[list[Result], diary.Head]:
@@ -96,14 +112,16 @@ def execute(ctx: Context, commands: Sequence[Command], head: diary.Head | None) 
             result = Result(command, False, f"unknown command /{command.name}; the commands are:\n{HELP}")
         else:
             try:
-                result = Result(command, True, handler(ctx, command.args))
+                with ctx.conn.begin_nested():  # a refused command leaves nothing half-done
+                    result = Result(command, True, handler(ctx, command.args))
             except CommandError as exc:
                 result = Result(command, False, str(exc))
+        # a command may have written entries of its own: chain on the diary's real head
         _, head = diary.append(
             ctx.conn,
             ctx.case_id,
             DiaryKind.COMMAND,
-            after=head,
+            after=None,
             at=ctx.now,
             actor=ctx.member.name,
             detail={"command": command.line[:500], "ok": result.ok, "result": result.message[:500]},
@@ -266,6 +284,80 @@ def _help(ctx: Context, args: str) -> str:
     return HELP
 
 
+_VALUE = re.compile(r"^([a-z_][a-z0-9_]*)\s*:\s*(.*)$")
+
+
+def _draft_values(body: str) -> tuple[dict[str, str], str]:
+    """Leading "key: value" lines fill the template; the rest of the text is the member's message,
+    which fills the notice's main text (its first required key not given)."""
+    lines = body.replace("\r\n", "\n").split("\n")
+    values: dict[str, str] = {}
+    index = 0
+    while index < len(lines):
+        match = _VALUE.match(lines[index].strip())
+        if not match:
+            break
+        values[match[1]] = match[2].strip()
+        index += 1
+    return values, "\n".join(lines[index:]).strip()
+
+
+def _draft(ctx: Context, args: str) -> str:
+    if ctx.drafting is None:
+        raise CommandError("notices cannot be drafted here")
+    notice = args.strip().lower()
+    if not notice:
+        raise CommandError("say which notice: /draft AUDIENCE/NOTICE (e.g. reporter/status-update)")
+    values, message = _draft_values(ctx.body)
+    try:
+        draft, _ = drafts.create(
+            ctx.conn, ctx.drafting, ctx.case_id, notice, owner=ctx.member.name, values=values, message=message,
+            now=ctx.now,
+        )  # fmt: skip
+    except drafts.DraftError as exc:
+        raise CommandError(str(exc)) from None
+    return f"draft {draft.id} ({notice}) is waiting for a chair's approval"
+
+
+def _drafts(ctx: Context, args: str) -> str:
+    rows = ctx.conn.execute(_DRAFTS, {"case_id": ctx.case_id}).all()
+    return "\n".join(f"draft {i}: {n} by {o}, {s}" for i, n, o, s in rows) or "no drafts on this case"
+
+
+def _enact(ctx: Context, args: str) -> str:
+    window = timedelta(days=ctx.drafting.settings.notices.feedback_window_days if ctx.drafting else 7)
+    status = feedback.state(ctx.conn, ctx.case_id, window)
+    why_not = status.may_enact(ctx.now)
+    if why_not:
+        raise CommandError(why_not)
+    said = ", ".join(f"{a} (diary entry {seq})" for a, seq in status.answered.items()) or "nobody answered"
+    ctx.conn.execute(_SET_CASE, {"case_id": ctx.case_id, "state": CaseState.RESOLVED, "updated_at": ctx.now})
+    return f"the resolution is enacted; feedback: {said}"
+
+
+def _no_right_of_reply(ctx: Context, args: str) -> str:
+    if ctx.member.role != "chair":
+        raise CommandError("only a chair can record why the reported person is not offered a reply")
+    if not args.strip():
+        raise CommandError("say why: /no-right-of-reply REASON (e.g. physical safety)")
+    diary.append(
+        ctx.conn, ctx.case_id, DiaryKind.NOTE, at=ctx.now, actor=ctx.member.name,
+        detail={"waived": "right of reply", "reason": args.strip()[:500]},
+    )  # fmt: skip
+    return "recorded: the reported person is not offered a right of reply"
+
+
+def _marker(name: str, said: str):  # type: ignore[no-untyped-def]
+    def run(ctx: Context, args: str) -> str:
+        diary.append(
+            ctx.conn, ctx.case_id, DiaryKind.NOTE, at=ctx.now, actor=ctx.member.name,
+            detail={"deadline_marker": name, "by": ctx.member.name, "text": args.strip()[:500]},
+        )  # fmt: skip
+        return said
+
+    return run
+
+
 _HANDLERS = {
     "lead": _assign("lead"),
     "secondary": _assign("secondary"),
@@ -280,4 +372,11 @@ _HANDLERS = {
     "state": _state,
     "note": _note,
     "help": _help,
+    "draft": _draft,
+    "drafts": _drafts,
+    "enact": _enact,
+    "no-right-of-reply": _no_right_of_reply,
+    "unilateral": _marker("unilateral", "recorded as a unilateral action: report it to the committee within 24 hours"),
+    "mediation": _marker("mediation", "mediation started: a reminder follows if it is still open after 14 days"),
+    "deadlock": _marker("deadlock", "no consensus recorded: an escalation to the board is drafted after 7 days"),
 }

@@ -19,8 +19,10 @@ from mailflow.model.tables import (
     CaseMember,
     CaseMessageId,
     Conversation,
+    DeadlineFired,
     DiaryEntry,
     InboundMessage,
+    NoticeDraft,
     OutboundMessage,
     Party,
 )
@@ -34,6 +36,8 @@ case_message_id: Table = CaseMessageId.__table__  # type: ignore[attr-defined]
 diary: Table = DiaryEntry.__table__  # type: ignore[attr-defined]
 outbound: Table = OutboundMessage.__table__  # type: ignore[attr-defined]
 case_member: Table = CaseMember.__table__  # type: ignore[attr-defined]
+notice_draft: Table = NoticeDraft.__table__  # type: ignore[attr-defined]
+deadline_fired: Table = DeadlineFired.__table__  # type: ignore[attr-defined]
 
 
 _IGNORING: dict[tuple[str, str], Any] = {}

@@ -221,3 +221,44 @@ class CaseMember(SQLModel, table=True):
     by: str | None = Field(default=None, max_length=200)
 
     __table_args__ = (UniqueConstraint("case_id", "member"),)
+
+
+class NoticeDraft(SQLModel, table=True):
+    """A templated notice on its way out: drafted, approved by a chair, then sent (or held by the gate)."""
+
+    __tablename__ = "notice_draft"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    notice: str = Field(max_length=100)
+    """The template, e.g. "reporter/status-update"."""
+    owner: str = Field(max_length=200)
+    """The member who drafted it, or "mailflow" for a deadline's draft."""
+    state: str = Field(default="awaiting_approval", max_length=32, index=True)
+    """draft, awaiting_approval, approved, rejected, sent, held."""
+    conversation_id: int | None = Field(default=None, foreign_key="conversation.id")
+    recipients: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    subject: str = ""
+    text: str = ""
+    token: str = Field(unique=True, max_length=32)
+    """Carried by the approval request; a chair's reply counts only with it, and only once."""
+    created_at: datetime = _now_column()
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decided_by: str | None = Field(default=None, max_length=200)
+    reason: str | None = None
+    edited: bool = False
+    outbound_id: int | None = Field(default=None, foreign_key="outbound_message.id")
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class DeadlineFired(SQLModel, table=True):
+    """A deadline of the manuals that fired on a case: each fires once."""
+
+    __tablename__ = "deadline_fired"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id")
+    name: str = Field(max_length=100)
+    fired_at: datetime = _now_column()
+
+    __table_args__ = (UniqueConstraint("case_id", "name"),)

@@ -24,9 +24,12 @@ from mailflow.case import diary
 from mailflow.case import service as cases
 from mailflow.committee import commands, standing
 from mailflow.config import Settings
+from mailflow.drafting import approval, drafts
+from mailflow.drafting.drafts import DraftingContext
 from mailflow.model import ConversationKind, DiaryKind, OutboundKind
 from mailflow.outbound import outbox
 from mailflow.outbound.compose import Draft
+from mailflow.outbound.render import Renderer
 from mailflow.parse.addresses import ConductAddress
 from mailflow.parse.message import Address, ParsedMessage
 from mailflow.parse.subject import strip_prefixes, with_tag
@@ -40,6 +43,11 @@ class CommitteeContext:
     settings: Settings
     conduct: ConductAddress
     roster: Sequence[RosterMember]
+    renderer: Renderer
+
+    @property
+    def drafting(self) -> DraftingContext:
+        return DraftingContext(self.settings, self.renderer, self.conduct, self.roster)
 
     @property
     def fanout(self) -> fanout.FanoutContext:
@@ -294,10 +302,14 @@ def _internal(
     head: diary.Head | None,
 ) -> list[int]:
     ids: list[int] = []
+    reply = approval.parse(msg.new_text, msg.parsed.text)
+    if reply is not None:
+        return _decide(conn, ctx, msg, member, reply, now=now, head=head)
     given, rest = commands.parse(msg.new_text)
     _, whole = commands.parse(msg.parsed.text)  # the same commands on top, quoted history kept
     if given:
-        results, head = commands.execute(commands.Context(conn, msg.case.id, member, ctx.roster, now), given, head)
+        command_ctx = commands.Context(conn, msg.case.id, member, ctx.roster, now, ctx.drafting, rest)
+        results, head = commands.execute(command_ctx, given, head)
         answer = _command_results(conn, ctx, msg, member, results, now=now, head=head)
         ids.append(answer.id)
         head = answer.diary_head
@@ -339,6 +351,49 @@ def _internal(
         )
         ids += [copy.id] if copy else []
     return ids
+
+
+def _decide(
+    conn: Connection,
+    ctx: CommitteeContext,
+    msg: Message,
+    member: RosterMember,
+    reply: approval.ApprovalReply,
+    *,
+    now: datetime,
+    head: diary.Head | None,
+) -> list[int]:
+    """A member's answer to an approval request: obeyed only from a chair who may decide, once."""
+    draft = drafts.by_token(conn, reply.token)
+    try:
+        if draft is None or draft.case_id != msg.case.id:
+            raise drafts.DraftError("the approval token matches no draft of this case; nothing was sent")
+        if reply.verb == "unclear":
+            raise drafts.DraftError(
+                "say 'approve' or 'reject REASON' on the first line, or put the edited notice between the lines"
+                f" {drafts.BEGIN_EDIT!r} and {drafts.END_EDIT!r}; nothing was sent"
+            )
+        if reply.verb == "reject":
+            decided = drafts.reject(conn, ctx.drafting, draft, member.name, reply.reason, now=now, head=head)
+        else:
+            decided = drafts.approve(
+                conn, ctx.drafting, draft, member.name, now=now, edited_text=reply.edited_text, head=head
+            )
+        text, head = decided.message, decided.head
+        ids = [decided.outbound_id] if decided.outbound_id else []
+    except drafts.DraftError as exc:
+        text, ids = f"Not done: {exc}", []
+        _, head = diary.append(
+            conn,
+            msg.case.id,
+            DiaryKind.NOTE,
+            after=None,
+            at=now,
+            actor=member.name,
+            detail={"approval refused": str(exc)[:300], "draft": draft.id if draft else None},
+        )
+    answer = _to_members(conn, ctx, msg, [member], "Approval: " + strip_prefixes(msg.parsed.subject), text, now, head)
+    return [*ids, answer.id]
 
 
 def _command_results(

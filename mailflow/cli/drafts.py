@@ -1,0 +1,126 @@
+"""``mailflow drafts ...`` and ``mailflow tick``: notices awaiting approval, and the deadlines.
+
+From a shell, the operator acts for a named chair (``--as``): the same rules apply as by mail (a
+chair, not excluded from the case, each draft decided once), and the diary names that chair.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+
+from mailflow.cli.output import console, emit_rows, fail
+from mailflow.clock import utcnow
+from mailflow.database import connection, lock_for_threading
+from mailflow.drafting import deadlines, drafts
+from mailflow.inbound.inline import deliver
+from mailflow.model import core as t
+from mailflow.outbound import outbox
+from mailflow.runtime import Runtime
+
+app = typer.Typer(help="Notices waiting for a chair's approval.", no_args_is_help=True)
+JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+AsOption = Annotated[str, typer.Option("--as", help="the chair (roster name) deciding")]
+
+
+def _runtime(ctx: typer.Context) -> Runtime:
+    return Runtime.build(ctx.obj.settings)
+
+
+def _drafting(runtime: Runtime) -> drafts.DraftingContext:
+    services = runtime.services
+    return drafts.DraftingContext(services.settings, services.renderer, services.conduct, services.roster.members)
+
+
+@app.command("list")
+def list_drafts(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Every draft, newest first: case, notice, owner, state, recipients, subject."""
+    d = t.notice_draft.c
+    query = (
+        select(d.id, t.cases.c.ref, d.notice, d.owner, d.state, d.recipients, d.subject, d.decided_by, d.reason)
+        .join(t.cases, t.cases.c.id == d.case_id)
+        .order_by(d.id.desc())
+    )
+    with connection(ctx.obj.engine, read_only=True) as conn:
+        rows = [
+            {
+                "id": r.id,
+                "case": r.ref,
+                "notice": r.notice,
+                "owner": r.owner,
+                "state": r.state,
+                "recipients": ", ".join(x["address"] for x in r.recipients),
+                "subject": r.subject,
+                "decided_by": r.decided_by,
+                "reason": r.reason,
+            }
+            for r in conn.execute(query)
+        ]
+    emit_rows(rows, ["id", "case", "notice", "owner", "state", "recipients", "subject", "decided_by", "reason"],
+              as_json=as_json, title="Drafts")  # fmt: skip
+
+
+def _decide(ctx: typer.Context, draft_id: int, chair: str, reason: str | None) -> None:
+    runtime = _runtime(ctx)
+    try:
+        with connection(runtime.engine) as conn:
+            lock_for_threading(conn)
+            draft = drafts.get(conn, draft_id)
+            if draft is None:
+                fail(f"no draft {draft_id}")
+            drafting = _drafting(runtime)
+            if reason is None:
+                decided = drafts.approve(conn, drafting, draft, chair, now=utcnow())
+            else:
+                decided = drafts.reject(conn, drafting, draft, chair, reason, now=utcnow())
+        deliver(runtime, [decided.outbound_id] if decided.outbound_id else [])
+        console.print(decided.message, highlight=False, markup=False)
+    except drafts.DraftError as exc:
+        fail(str(exc))
+    finally:
+        runtime.close()
+
+
+@app.command("approve")
+def approve(ctx: typer.Context, draft_id: int, chair: AsOption) -> None:
+    """Approve a draft as the named chair: it passes the policy gate and is sent."""
+    _decide(ctx, draft_id, chair, None)
+
+
+@app.command("reject")
+def reject(
+    ctx: typer.Context,
+    draft_id: int,
+    chair: AsOption,
+    reason: Annotated[str, typer.Option("--reason", help="why (recorded in the diary)")],
+) -> None:
+    """Reject a draft as the named chair: it is not sent."""
+    _decide(ctx, draft_id, chair, reason)
+
+
+def tick(
+    ctx: typer.Context,
+    now: Annotated[
+        str | None, typer.Option("--now", help="the clock to check against (ISO time, UTC if naive)")
+    ] = None,
+) -> None:
+    """Check the manuals' deadlines once: alerts, reminders and drafts for what is due (each fires once)."""
+    try:
+        at = datetime.fromisoformat(now) if now else utcnow()
+    except ValueError:
+        fail(f"--now {now!r} is not an ISO time (e.g. 2026-11-30T09:00)")
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    runtime = _runtime(ctx)
+    try:
+        fired = deadlines.tick(runtime.engine, _drafting(runtime), at, stamp=min(at, utcnow()))
+        with connection(runtime.engine) as conn:
+            due = outbox.due(conn, utcnow())
+        deliver(runtime, due)
+    finally:
+        runtime.close()
+    for item in fired:
+        console.print(f"{item.case_ref}: {item.name}: {item.what}", highlight=False, markup=False)
+    console.print(f"{len(fired)} deadline(s) fired", highlight=False)

@@ -1,0 +1,507 @@
+"""Templated notices that a chair approves before they leave.
+
+"All communications should be reviewed by the chair before being sent" is how the manuals keep
+the committee speaking with one voice: a notice (status update, feedback request, right of reply,
+resolution, ...) is drafted by a member (``/draft NOTICE``) or by a deadline, rendered from its
+template, and sent to the chair(s) as an approval request carrying a single-use token. Only an
+authenticated chair who is not conflicted on the case (or the configured fallback when every chair
+is) can approve; an approved notice still passes the policy gate before it is queued.
+
+States: awaiting_approval -> approved -> sent | held; awaiting_approval -> rejected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select
+
+from mailflow.auth import RosterMember
+from mailflow.case import diary
+from mailflow.case import service as cases
+from mailflow.committee import parties, standing
+from mailflow.config import Settings
+from mailflow.model import ConversationKind, DiaryKind, OutboundKind, PartyRole
+from mailflow.model import core as t
+from mailflow.notices import catalogue
+from mailflow.outbound import outbox
+from mailflow.outbound.compose import Draft
+from mailflow.outbound.render import Renderer, TemplateError
+from mailflow.parse.addresses import ConductAddress, new_token
+from mailflow.parse.message import Address
+from mailflow.parse.subject import with_tag
+from mailflow.policy.gate import Decision, Recipient
+from mailflow.route import relay
+
+AWAITING = "awaiting_approval"
+APPROVED = "approved"
+REJECTED = "rejected"
+SENT = "sent"
+HELD = "held"
+
+BEGIN_EDIT = "--- begin notice ---"
+END_EDIT = "--- end notice ---"
+TOKEN_LINE = "Approval token:"
+
+_d = t.notice_draft.c
+_INSERT = t.notice_draft.insert().returning(_d.id)
+_BY_ID = select(t.notice_draft).where(_d.id == bindparam("draft_id"))
+_BY_TOKEN = select(t.notice_draft).where(_d.token == bindparam("token"))
+_UPDATE = t.notice_draft.update().where(_d.id == bindparam("draft_id"))
+_CASE = select(t.cases.c.id, t.cases.c.ref).where(t.cases.c.id == bindparam("case_id"))
+_CASE_OPENED = select(t.cases.c.id, t.cases.c.ref, t.cases.c.created_at).where(t.cases.c.id == bindparam("case_id"))
+_SENT_OF_NOTICE = select(_d.id).where(
+    _d.case_id == bindparam("case_id"), _d.notice == bindparam("notice"), _d.state == SENT
+)
+
+
+class DraftError(Exception):
+    """A draft that cannot be made, or a decision that cannot be taken; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class DraftingContext:
+    settings: Settings
+    renderer: Renderer
+    conduct: ConductAddress
+    roster: Sequence[RosterMember]
+
+    @property
+    def relay(self) -> relay.RelayContext:
+        return relay.RelayContext(self.settings, self.conduct, self.roster)
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeDraftView:
+    id: int
+    case_id: int
+    notice: str
+    owner: str
+    state: str
+    conversation_id: int | None
+    recipients: tuple[Recipient, ...]
+    subject: str
+    text: str
+    token: str
+    detail: Mapping[str, Any]
+
+
+def _view(row: Any) -> NoticeDraftView:
+    m = row._mapping
+    return NoticeDraftView(
+        m["id"],
+        m["case_id"],
+        m["notice"],
+        m["owner"],
+        m["state"],
+        m["conversation_id"],
+        tuple(Recipient(r["address"], r.get("name", "")) for r in m["recipients"]),
+        m["subject"],
+        m["text"],
+        m["token"],
+        m["detail"] or {},
+    )
+
+
+def get(conn: Connection, draft_id: int) -> NoticeDraftView | None:
+    row = conn.execute(_BY_ID, {"draft_id": draft_id}).first()
+    return _view(row) if row else None
+
+
+def by_token(conn: Connection, token: str) -> NoticeDraftView | None:
+    row = conn.execute(_BY_TOKEN, {"token": token}).first()
+    return _view(row) if row else None
+
+
+def was_sent(conn: Connection, case_id: int, notice: str) -> bool:
+    return conn.execute(_SENT_OF_NOTICE, {"case_id": case_id, "notice": notice}).first() is not None
+
+
+# -- who it goes to ---------------------------------------------------------------------------------
+
+_AUDIENCE_ROLES = {
+    "reporter": (PartyRole.REPORTER,),
+    "reported": (PartyRole.REPORTED,),
+    "harmed": (PartyRole.HARMED,),
+    "witness": (PartyRole.WITNESS,),
+    "mediation": (PartyRole.REPORTER, PartyRole.REPORTED, PartyRole.MEDIATOR),
+}
+
+
+def recipients_for(conn: Connection, ctx: DraftingContext, case_id: int, notice: str) -> tuple[Recipient, ...]:
+    audience = notice.partition("/")[0]
+    if audience == "board":
+        board = ctx.settings.notices.board_address
+        if not board:
+            raise DraftError("no board address is configured ([notices] board_address)")
+        return (Recipient(board, "Board"),)
+    roles = _AUDIENCE_ROLES.get(audience)
+    if roles is None:
+        raise DraftError(f"no recipients are known for notices to {audience!r}")
+    found = tuple(
+        Recipient(p.address.lower(), p.name or "")
+        for p in parties.of_case(conn, case_id)
+        if p.role in roles and p.address
+    )
+    if not found:
+        named = " or ".join(r.value for r in roles)
+        raise DraftError(f"the case has no {named} with an address yet (add one with /party)")
+    return found
+
+
+def conversation_for(
+    conn: Connection, case_id: int, recipients: tuple[Recipient, ...], label: str
+) -> cases.ConversationRef:
+    """The outside conversation these recipients are in, else a new one of their own."""
+    wanted = {r.address for r in recipients}
+    for conv, people in cases.conversations_of(conn, case_id):
+        if conv.kind is ConversationKind.OUTSIDE and wanted == {p.get("address", "").lower() for p in people}:
+            return conv
+    return relay.start_conversation(conn, case_id, recipients, label=label)
+
+
+# -- drafting ---------------------------------------------------------------------------------------
+
+
+def defaults(ctx: DraftingContext, created_at: datetime, now: datetime) -> dict[str, Any]:
+    """Values a notice may use that the service knows (a member's ``key: value`` lines win)."""
+    notices = ctx.settings.notices
+    return {
+        "resolution_days": notices.status_update_days,
+        "acknowledgement_hours": notices.acknowledgement_hours,
+        "mediation_days": notices.mediation_days,
+        "feedback_by": (now + timedelta(days=notices.feedback_window_days)).date(),
+        "reply_by": (now + timedelta(days=14)).date(),
+        "answer_by": (now + timedelta(days=7)).date(),
+        "respond_by": (now + timedelta(days=14)).date(),
+        "opened_on": created_at.date(),
+        "board_name": "the board",
+    }
+
+
+def fill(notice_name: str, values: Mapping[str, Any], message: str) -> dict[str, Any]:
+    """The member's free text goes to the notice's first required key they did not give."""
+    filled = dict(values)
+    if message.strip():
+        for key in catalogue.notice(notice_name).required:
+            if key not in filled:
+                filled[key] = message.strip()
+                break
+    return filled
+
+
+def render(
+    ctx: DraftingContext,
+    case_ref: str,
+    notice_name: str,
+    recipients: tuple[Recipient, ...],
+    reply_address: str,
+    values: Mapping[str, Any],
+) -> tuple[str, str]:
+    service = ctx.settings.service
+    context = {
+        **catalogue.common_context(
+            committee_name=service.committee_name,
+            conduct_address=str(ctx.conduct),
+            tag=service.subject_tag,
+            ref=case_ref,
+            reply_address=reply_address,
+            recipient_name=recipients[0].name if len(recipients) == 1 else None,
+        ),
+        **values,
+    }
+    item = catalogue.notice(notice_name)
+    context = {k: v for k, v in context.items() if k in item.keys}
+    try:
+        rendered = catalogue.render_notice(ctx.renderer, notice_name, context)
+    except TemplateError as exc:
+        raise DraftError(str(exc)) from None
+    return with_tag(rendered.subject, service.subject_tag, case_ref), rendered.text
+
+
+def create(
+    conn: Connection,
+    ctx: DraftingContext,
+    case_id: int,
+    notice_name: str,
+    *,
+    owner: str,
+    values: Mapping[str, Any],
+    now: datetime,
+    message: str = "",
+    head: diary.Head | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> tuple[NoticeDraftView, diary.Head]:
+    """Render a notice for the case's addressees and ask the chair(s) to approve it."""
+    try:
+        known = catalogue.notice(notice_name)
+    except TemplateError as exc:
+        raise DraftError(str(exc)) from None
+    case_id, ref, created_at = conn.execute(_CASE_OPENED, {"case_id": case_id}).one()
+    recipients = recipients_for(conn, ctx, case_id, known.name)
+    conversation = conversation_for(conn, case_id, recipients, label=known.name)
+    reply_address = cases.address_of(ctx.conduct, ref, conversation)
+    context = fill(notice_name, {**defaults(ctx, created_at, now), **values}, message)
+    subject, text = render(ctx, ref, notice_name, recipients, reply_address, context)
+    draft_id = conn.execute(
+        _INSERT,
+        {
+            "case_id": case_id,
+            "notice": notice_name,
+            "owner": owner,
+            "state": AWAITING,
+            "conversation_id": conversation.id,
+            "recipients": [{"name": r.name, "address": r.address} for r in recipients],
+            "subject": subject,
+            "text": text,
+            "token": new_token(),
+            "created_at": now,
+            "edited": False,
+            "detail": dict(detail or {}),
+        },
+    ).scalar_one()
+    draft = get(conn, draft_id)
+    assert draft is not None
+    _, head = diary.append(
+        conn,
+        case_id,
+        DiaryKind.NOTE,
+        after=head,
+        at=now,
+        actor=owner,
+        subject=subject,
+        new_text=text,
+        detail={"draft": draft_id, "notice": notice_name, "state": AWAITING},
+    )
+    head = _request_approval(conn, ctx, ref, draft, now=now, head=head)
+    return draft, head
+
+
+def approvers(conn: Connection, ctx: DraftingContext, case_id: int) -> list[RosterMember]:
+    """The chairs not excluded from the case; failing those, the configured fallback."""
+    out = standing.excluded(conn, case_id)
+    chairs = [m for m in ctx.roster if m.role == "chair" and m.name not in out]
+    if chairs:
+        return chairs
+    fallback = ctx.settings.notices.fallback_approver
+    return [m for m in ctx.roster if m.name == fallback and m.name not in out]
+
+
+def _gate(conn: Connection, ctx: DraftingContext, draft: NoticeDraftView, text: str, now: datetime) -> Decision:
+    raw, _ = _compose(conn, ctx, draft, text, now)
+    previous = relay.recipients_of(conn, draft.conversation_id) if draft.conversation_id else ()
+    return relay.check(conn, ctx.relay, _case(conn, draft.case_id), raw, text, draft.recipients, previous or None)
+
+
+def _case(conn: Connection, case_id: int) -> cases.CaseRef:
+    row = conn.execute(_CASE, {"case_id": case_id}).one()
+    return cases.CaseRef(row[0], row[1])
+
+
+def _content(conn: Connection, ctx: DraftingContext, draft: NoticeDraftView, text: str) -> tuple[Draft, str]:
+    case = _case(conn, draft.case_id)
+    conversation = next(c for c, _ in cases.conversations_of(conn, case.id) if c.id == draft.conversation_id)
+    address = cases.address_of(ctx.conduct, case.ref, conversation)
+    service = ctx.settings.service
+    content = Draft(
+        from_name=service.committee_name,
+        from_addr=str(ctx.conduct),
+        to=tuple(Address(r.name, r.address) for r in draft.recipients),
+        subject=draft.subject,
+        text=text,
+        reply_to=address,
+    )
+    return content, address
+
+
+def _compose(
+    conn: Connection, ctx: DraftingContext, draft: NoticeDraftView, text: str, now: datetime
+) -> tuple[bytes, str]:
+    from mailflow.outbound.compose import compose
+
+    content, address = _content(conn, ctx, draft, text)
+    return compose(content, "gate-preview@invalid", now), address
+
+
+def _request_approval(
+    conn: Connection, ctx: DraftingContext, ref: str, draft: NoticeDraftView, *, now: datetime, head: diary.Head
+) -> diary.Head:
+    chairs = approvers(conn, ctx, draft.case_id)
+    if not chairs:
+        raise DraftError("no chair may approve on this case (all are excluded) and no fallback approver is set")
+    decision = _gate(conn, ctx, draft, draft.text, now)
+    from mailflow.drafting.tone import advice_lines
+
+    findings = decision.explain() if not decision.allowed else "none: the policy gate would let it through."
+    who = ", ".join(f"{r.name} <{r.address}>" if r.name else r.address for r in draft.recipients)
+    text = "\n".join(
+        [
+            f"{draft.owner} drafted a notice on case {ref}: {draft.notice} (draft {draft.id}).",
+            "It goes out only once a chair approves it.",
+            "",
+            f"To: {who}",
+            f"Subject: {draft.subject}",
+            "",
+            BEGIN_EDIT,
+            draft.text.rstrip("\n"),
+            END_EDIT,
+            "",
+            "Policy gate findings: " + findings,
+            "",
+            *advice_lines(draft.text),
+            "To decide, reply to this mail (keep the token line below; quoting this mail keeps it):",
+            "  approve                 on the first line: it is sent as shown",
+            "  reject REASON           on the first line: it is not sent",
+            f"  an edited text between the lines {BEGIN_EDIT!r} and {END_EDIT!r}: the edit is approved and sent",
+            "",
+            f"{TOKEN_LINE} {draft.token}",
+        ]
+    )
+    team = cases.conversation(conn, draft.case_id, cases.TEAM)
+    assert team is not None
+    drafted = outbox.draft(
+        conn,
+        Draft(
+            from_name=ctx.settings.service.committee_name,
+            from_addr=str(ctx.conduct),
+            to=tuple(Address(m.name, m.addresses[0]) for m in chairs),
+            subject=with_tag(
+                f"Approval needed: {draft.notice} (draft {draft.id})", ctx.settings.service.subject_tag, ref
+            ),
+            text=text + "\n",
+            reply_to=cases.address_of(ctx.conduct, ref, team),
+            auto_submitted="auto-generated",
+        ),
+        kind=OutboundKind.APPROVAL_REQUEST,
+        mail_from=str(ctx.conduct),
+        case_id=draft.case_id,
+        conversation_id=team.id,
+        now=now,
+        diary_head=head,
+    )
+    return drafted.diary_head or diary.head(conn, draft.case_id)
+
+
+# -- deciding ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    draft: NoticeDraftView
+    state: str
+    message: str
+    outbound_id: int | None
+    head: diary.Head
+
+
+def may_approve(conn: Connection, ctx: DraftingContext, draft: NoticeDraftView, approver: str) -> str | None:
+    """Why ``approver`` may not decide this draft, or None when they may."""
+    if draft.state != AWAITING:
+        return f"draft {draft.id} was already decided ({draft.state}); a token counts once"
+    allowed = [m.name for m in approvers(conn, ctx, draft.case_id)]
+    if approver not in allowed:
+        if approver in standing.excluded(conn, draft.case_id):
+            return f"{approver} is excluded from this case and cannot approve its notices"
+        return f"only a chair ({', '.join(allowed) or 'none available'}) can approve notices on this case"
+    return None
+
+
+def approve(
+    conn: Connection,
+    ctx: DraftingContext,
+    draft: NoticeDraftView,
+    approver: str,
+    *,
+    now: datetime,
+    edited_text: str | None = None,
+    head: diary.Head | None = None,
+) -> Decided:
+    refused = may_approve(conn, ctx, draft, approver)
+    if refused:
+        raise DraftError(refused)
+    text = edited_text.strip() + "\n" if edited_text and edited_text.strip() else draft.text
+    decision = _gate(conn, ctx, draft, text, now)
+    values: dict[str, Any] = {
+        "draft_id": draft.id,
+        "decided_at": now,
+        "decided_by": approver,
+        "text": text,
+        "edited": text != draft.text,
+    }
+    if not decision.allowed:
+        conn.execute(_UPDATE, {**values, "state": HELD, "reason": "; ".join(v.summary for v in decision.violations)})
+        _, head = diary.append(
+            conn,
+            draft.case_id,
+            DiaryKind.HELD,
+            after=head,
+            at=now,
+            actor=approver,
+            subject=draft.subject,
+            detail={"draft": draft.id, "rules": sorted({v.rule for v in decision.violations})},
+        )
+        return Decided(draft, HELD, "approved, but the policy gate held it:\n" + decision.explain(), None, head)
+    content, address = _content(conn, ctx, draft, text)
+    sent = outbox.draft(
+        conn,
+        content,
+        kind=OutboundKind.NOTICE,
+        mail_from=address,
+        case_id=draft.case_id,
+        conversation_id=draft.conversation_id,
+        now=now,
+        diary_head=head,
+    )
+    if draft.conversation_id is not None:
+        conn.execute(
+            relay.SET_RECIPIENTS,
+            {
+                "conversation_id": draft.conversation_id,
+                "recipients": [{"name": r.name, "address": r.address} for r in draft.recipients],
+            },
+        )
+    conn.execute(_UPDATE, {**values, "state": SENT, "outbound_id": sent.id, "reason": None})
+    head = sent.diary_head or diary.head(conn, draft.case_id)
+    _, head = diary.append(
+        conn,
+        draft.case_id,
+        DiaryKind.NOTE,
+        after=head,
+        at=now,
+        actor=approver,
+        detail={"draft": draft.id, "notice": draft.notice, "state": SENT, "edited": text != draft.text},
+    )
+    return Decided(draft, SENT, f"draft {draft.id} approved and sent", sent.id, head)
+
+
+def reject(
+    conn: Connection,
+    ctx: DraftingContext,
+    draft: NoticeDraftView,
+    approver: str,
+    reason: str,
+    *,
+    now: datetime,
+    head: diary.Head | None = None,
+) -> Decided:
+    refused = may_approve(conn, ctx, draft, approver)
+    if refused:
+        raise DraftError(refused)
+    conn.execute(
+        _UPDATE,
+        {"draft_id": draft.id, "state": REJECTED, "reason": reason or "(no reason given)", "decided_at": now,
+         "decided_by": approver},
+    )  # fmt: skip
+    _, head = diary.append(
+        conn,
+        draft.case_id,
+        DiaryKind.NOTE,
+        after=head,
+        at=now,
+        actor=approver,
+        detail={"draft": draft.id, "notice": draft.notice, "state": REJECTED, "reason": reason},
+    )
+    return Decided(draft, REJECTED, f"draft {draft.id} rejected", None, head)

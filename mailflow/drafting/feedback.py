@@ -1,0 +1,93 @@
+"""Feedback on a proposed resolution, and the reported person's right of reply, before enactment.
+
+Jupyter's manual: the reporter is given "the opportunity to provide feedback on the proposed
+resolution" before it is enacted; the Django manual gives the reported person "the opportunity to
+respond" before a resolution is finalised. A resolution can be marked enacted (``/enact``) only
+once every addressee of the sent feedback request answered or its window closed, and only after a
+right-of-reply notice went to the reported person, unless a chair recorded why not
+(``/no-right-of-reply REASON``, e.g. physical safety).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, bindparam, func, select
+
+from mailflow.model import DiaryKind
+from mailflow.model import core as t
+
+_d = t.notice_draft.c
+_REQUESTS = (
+    select(_d.id, _d.recipients, t.outbound.c.created_at)
+    .join(t.outbound, t.outbound.c.id == _d.outbound_id)
+    .where(_d.case_id == bindparam("case_id"), _d.state == "sent", _d.notice.like("%/feedback-request"))
+)
+_RIGHT_OF_REPLY = select(_d.id).where(
+    _d.case_id == bindparam("case_id"), _d.state == "sent", _d.notice == "reported/right-of-reply"
+)
+_e = t.diary.c
+_ANSWERS = select(_e.seq, _e.from_addr, _e.at, _e.new_text).where(
+    _e.case_id == bindparam("case_id"), _e.inbound_id.is_not(None), _e.at >= bindparam("since")
+)
+_WAIVED = select(func.count()).where(
+    _e.case_id == bindparam("case_id"), _e.kind == DiaryKind.NOTE, _e.detail["waived"].as_string() == "right of reply"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackState:
+    requested: bool
+    window_closes: datetime | None
+    addressees: tuple[str, ...]
+    answered: dict[str, int]
+    """Addressee -> the diary entry holding their first answer."""
+    right_of_reply: bool
+    right_of_reply_waived: bool
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        return tuple(a for a in self.addressees if a not in self.answered)
+
+    def may_enact(self, now: datetime) -> str | None:
+        """Why the resolution cannot be enacted yet, or None."""
+        if not self.requested:
+            return "no feedback request on the proposed resolution was sent (/draft reporter/feedback-request)"
+        if self.missing and self.window_closes is not None and now < self.window_closes:
+            return (
+                f"{len(self.missing)} addressee(s) of the feedback request have not answered and the window is open"
+                f" until {self.window_closes:%Y-%m-%d %H:%M} UTC"
+            )
+        if not self.right_of_reply and not self.right_of_reply_waived:
+            return (
+                "the reported person was not offered a right of reply (/draft reported/right-of-reply), and no chair"
+                " recorded why not (/no-right-of-reply REASON)"
+            )
+        return None
+
+
+def state(conn: Connection, case_id: int, window: timedelta) -> FeedbackState:
+    requests = conn.execute(_REQUESTS, {"case_id": case_id}).all()
+    addressees: dict[str, None] = {}
+    since: datetime | None = None
+    for _id, recipients, sent_at in requests:
+        for r in recipients:
+            addressees.setdefault(r["address"].lower(), None)
+        since = sent_at if since is None or sent_at < since else since
+    answered: dict[str, int] = {}
+    if since is not None:
+        for seq, from_addr, _at, _text in conn.execute(_ANSWERS, {"case_id": case_id, "since": since}):
+            key = (from_addr or "").lower()
+            if key in addressees:
+                answered.setdefault(key, seq)
+    right = conn.execute(_RIGHT_OF_REPLY, {"case_id": case_id}).first() is not None
+    waived = bool(conn.execute(_WAIVED, {"case_id": case_id}).scalar())
+    return FeedbackState(
+        requested=bool(requests),
+        window_closes=since + window if since is not None else None,
+        addressees=tuple(addressees),
+        answered=answered,
+        right_of_reply=right,
+        right_of_reply_waived=waived,
+    )

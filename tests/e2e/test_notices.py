@@ -1,0 +1,225 @@
+"""Templated notices approved by the chair from her mail client, the deadlines (``mailflow tick``),
+and feedback gating enactment - end to end over real SMTP, and the real ``mailflow`` command."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from mailflow.case import service as cases
+from mailflow.model import Case, DeadlineFired, DiaryKind, NoticeDraft, OutboundKind
+from mailflow.service import Service
+from tests.cli.test_cli import run
+from tests.e2e.test_committee import (
+    ADA,
+    AUTH,
+    BO,
+    REPORTER,
+    deliver,
+    delivered_to,
+    diary,
+    member_mail,
+    of_kind,
+    open_case,
+    texts_to,
+)
+from tests.support.mail import header, parse, report
+from tests.support.stack import Stack, write_config
+
+STATUS = "/draft reporter/status-update\nstatus: We spoke with two witnesses.\n\nA decision by 10 December.\n"
+
+
+def drafts_of(stack: Stack) -> list[NoticeDraft]:
+    with stack.session() as s:
+        return list(s.scalars(select(NoticeDraft).order_by(NoticeDraft.id)))
+
+
+def reply_to_request(stack: Stack, sender: str, first_line: str, *, auth: str | None = "trusted") -> bytes:
+    """A reply to the newest draft's approval request that quotes it, as a mail client does."""
+    token = drafts_of(stack)[-1].token
+    [request] = [m for m in delivered_to(stack, ADA) if f"Approval token: {token}".encode() in m]
+    text = parse(request).get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    quoted = "\n".join("> " + line for line in text.splitlines())
+    return member_mail(
+        sender, TEAM_ADDRESS[0], f"{first_line}\n\nOn Monday the committee wrote:\n{quoted}\n", auth=auth
+    )
+
+
+TEAM_ADDRESS: list[str] = [""]
+
+
+def start(stack: Stack) -> tuple[Service, Case, dict[int, str]]:
+    service = stack.start(stack.settings(**AUTH))
+    case, addr = open_case(stack, service)
+    TEAM_ADDRESS[0] = addr[cases.TEAM]
+    return service, case, addr
+
+
+def test_a_chair_approves_a_draft_by_mail_and_exactly_one_notice_leaves(sqlite_stack: Stack) -> None:
+    stack = sqlite_stack
+    service, _case, addr = start(stack)
+
+    # When Bo drafts a status update
+    deliver(stack, service, member_mail(BO, addr[cases.TEAM], STATUS), BO, addr[0])
+
+    # Then it waits for approval, and the chair gets the notice as it will leave, with instructions
+    [draft] = drafts_of(stack)
+    assert (draft.notice, draft.owner, draft.state) == ("reporter/status-update", "Bo Member", "awaiting_approval")
+    request = texts_to(stack, ADA)
+    assert "We spoke with two witnesses" in request and "A decision by 10 December" in request
+    assert f"Approval token: {draft.token}" in request and "Policy gate findings: none" in request
+    assert not of_kind(stack, OutboundKind.NOTICE)
+
+    # When Ada replies "approve"
+    deliver(stack, service, reply_to_request(stack, ADA, "approve"), ADA, addr[0])
+
+    # Then exactly one notice goes to the reporter, in the committee's name
+    [notice] = of_kind(stack, OutboundKind.NOTICE)
+    assert notice.recipients == [REPORTER]
+    sent = [m for m in delivered_to(stack, REPORTER) if header(m, "Message-ID") == f"<{notice.message_id}>"]
+    assert len(sent) == 1 and addr[cases.REPORTER_CONVERSATION] in header(sent[0], "Reply-To")
+    assert drafts_of(stack)[0].state == "sent"
+
+    # And replaying the approval sends nothing more, and says why
+    deliver(stack, service, reply_to_request(stack, ADA, "approve"), ADA, addr[0])
+    assert len(of_kind(stack, OutboundKind.NOTICE)) == 1
+    assert "already decided" in texts_to(stack, ADA)
+
+
+def test_only_an_authenticated_chair_with_the_right_token_can_approve(sqlite_stack: Stack) -> None:
+    stack = sqlite_stack
+    service, _case, addr = start(stack)
+    deliver(stack, service, member_mail(BO, addr[cases.TEAM], STATUS), BO, addr[0])
+
+    # a member's approval, a forged chair's, a wrong token: nothing is sent
+    deliver(stack, service, reply_to_request(stack, BO, "approve"), BO, addr[0])
+    deliver(stack, service, reply_to_request(stack, ADA, "approve", auth=None), ADA, addr[0])
+    wrong = member_mail(ADA, addr[cases.TEAM], "approve\n\n> Approval token: notarealtoken\n")
+    deliver(stack, service, wrong, ADA, addr[0])
+
+    assert not of_kind(stack, OutboundKind.NOTICE)
+    assert drafts_of(stack)[0].state == "awaiting_approval"
+    assert "only a chair" in texts_to(stack, BO)
+    assert "matches no draft" in texts_to(stack, ADA)
+
+
+def test_an_edited_approval_sends_the_edit_and_a_rejection_sends_nothing(sqlite_stack: Stack) -> None:
+    stack = sqlite_stack
+    service, _case, addr = start(stack)
+    deliver(stack, service, member_mail(BO, addr[cases.TEAM], STATUS), BO, addr[0])
+    edit = "--- begin notice ---\nDear Jane,\n\nwe expect to decide by 12 December.\n--- end notice ---"
+    deliver(stack, service, reply_to_request(stack, ADA, edit), ADA, addr[0])
+    [notice] = of_kind(stack, OutboundKind.NOTICE)
+    [mail] = [m for m in delivered_to(stack, REPORTER) if header(m, "Message-ID") == f"<{notice.message_id}>"]
+    assert "we expect to decide by 12 December" in mail.decode() and "two witnesses" not in mail.decode()
+    assert drafts_of(stack)[0].edited is True
+
+    deliver(stack, service, member_mail(BO, addr[cases.TEAM], STATUS), BO, addr[0])
+    deliver(stack, service, reply_to_request(stack, ADA, "reject too early, wait for the meeting"), ADA, addr[0])
+    assert len(of_kind(stack, OutboundKind.NOTICE)) == 1
+    rejected = drafts_of(stack)[1]
+    assert (rejected.state, rejected.reason) == ("rejected", "too early, wait for the meeting")
+
+
+def test_tick_at_day_eight_drafts_one_status_update_even_run_twice(sqlite_stack: Stack) -> None:
+    stack = sqlite_stack
+    _service, case, _addr = start(stack)
+    config = write_config(stack.tmp / "mailflow.toml", stack.settings(**AUTH))
+    day8 = (case.created_at + timedelta(days=8)).isoformat()
+
+    first = run(config, "tick", "--now", day8)
+    second = run(config, "tick", "--now", day8)
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert b"status-update" in first.stdout and b"0 deadline(s) fired" in second.stdout
+
+    [draft] = drafts_of(stack)
+    assert (draft.notice, draft.owner, draft.state) == ("reporter/status-update", "mailflow", "awaiting_approval")
+    with stack.session() as s:
+        fired = [d.name for d in s.scalars(select(DeadlineFired).where(DeadlineFired.case_id == case.id))]
+    assert fired == ["status-update"]  # the acknowledgement went out in time: no alert for it
+    assert any(e.detail.get("deadline") == "status-update" for e in diary(stack, case))
+    # the lead (none assigned: the chair) is reminded, and the chair has the approval request
+    assert "No resolution yet" in " ".join(header(m, "Subject") for m in delivered_to(stack, ADA))
+    listed = json.loads(run(config, "drafts", "list", "--json").stdout)
+    assert [(d["id"], d["state"]) for d in listed] == [(draft.id, "awaiting_approval")]
+
+
+def test_a_missing_acknowledgement_alerts_the_chair_once(sqlite_stack: Stack) -> None:
+    stack = sqlite_stack
+    service = stack.start(stack.settings(**AUTH, acknowledgement={"enabled": False}))
+    case, _addr = open_case(stack, service)
+    config = write_config(stack.tmp / "mailflow.toml", stack.settings(**AUTH))
+    at = (case.created_at + timedelta(hours=25)).isoformat()
+    assert b"acknowledgement-overdue" in run(config, "tick", "--now", at).stdout
+    assert b"0 deadline(s) fired" in run(config, "tick", "--now", at).stdout
+    alerts = [m for m in delivered_to(stack, ADA) if "Acknowledgement overdue" in header(m, "Subject")]
+    assert len(alerts) == 1
+
+
+def test_feedback_is_recorded_and_gates_enactment(sqlite_stack: Stack) -> None:
+    stack = sqlite_stack
+    service, case, addr = start(stack)
+    config = write_config(stack.tmp / "mailflow.toml", stack.settings(**AUTH))
+
+    # A feedback request on the proposed resolution, approved from the shell
+    body = "/draft reporter/feedback-request\n\nA private reprimand and a two-week break from the chat.\n"
+    deliver(stack, service, member_mail(BO, addr[cases.TEAM], body), BO, addr[0])
+    [draft] = drafts_of(stack)
+    refused = run(config, "drafts", "approve", str(draft.id), "--as", "Bo Member")
+    assert refused.returncode != 0 and b"only a chair" in refused.stdout + refused.stderr
+    approved = run(config, "drafts", "approve", str(draft.id), "--as", "Ada Chair")
+    assert approved.returncode == 0, approved.stderr
+    assert "two-week break" in texts_to(stack, REPORTER)
+
+    # Enacting now is refused: the reporter has not answered and the window is open
+    deliver(stack, service, member_mail(ADA, addr[cases.TEAM], "/enact\n"), ADA, addr[0])
+    assert "have not answered" in texts_to(stack, ADA)
+
+    # The reporter answers; still no right of reply offered to the reported person
+    answer = report("Re: feedback", "That seems fair to me.\n", sender=f"Jane <{REPORTER}>")
+    deliver(stack, service, answer, REPORTER, addr[cases.REPORTER_CONVERSATION])
+    deliver(stack, service, member_mail(ADA, addr[cases.TEAM], "/enact\n"), ADA, addr[0])
+    assert "right of reply" in texts_to(stack, ADA)
+
+    # The chair records why not; now it can be enacted, and the record shows what was said
+    waive = "/no-right-of-reply the reporter's physical safety\n/enact\n"
+    deliver(stack, service, member_mail(ADA, addr[cases.TEAM], waive), ADA, addr[0])
+    with stack.session() as s:
+        stored = s.get(Case, case.id)
+    assert stored is not None and stored.state.value == "resolved"
+    enacted = [e for e in diary(stack, case) if e.kind is DiaryKind.COMMAND and e.detail["command"] == "/enact"]
+    assert [e.detail["ok"] for e in enacted] == [False, False, True]
+    assert REPORTER in enacted[-1].detail["result"]
+
+
+def test_every_shipped_notice_renders(tmp_path: Path, sqlite_stack: Stack) -> None:
+    config = write_config(tmp_path / "mailflow.toml", sqlite_stack.settings())
+    done = run(config, "templates", "check")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_unilateral_mediation_and_deadlock_deadlines_fire_once_each(sqlite_stack: Stack) -> None:
+    stack = sqlite_stack
+    settings = stack.settings(**AUTH, notices={"board_address": "board@example.org"})
+    service = stack.start(settings)
+    case, addr = open_case(stack, service)
+    TEAM_ADDRESS[0] = addr[cases.TEAM]
+    config = write_config(stack.tmp / "mailflow.toml", settings)
+    body = "/unilateral removed Eric from the chat for an hour\n/mediation\n/deadlock\n"
+    deliver(stack, service, member_mail(BO, addr[cases.TEAM], body), BO, addr[0])
+
+    # at once: Bo is reminded to report his unilateral action within 24 hours
+    soon = (case.created_at + timedelta(hours=1)).isoformat()
+    assert b"unilateral" in run(config, "tick", "--now", soon).stdout
+    assert "Report your unilateral action" in " ".join(header(m, "Subject") for m in delivered_to(stack, BO))
+
+    # after 15 days: the mediation reminder, the deadlock escalation drafted for the board, once
+    later = (case.created_at + timedelta(days=15)).isoformat()
+    fired = run(config, "tick", "--now", later).stdout.decode()
+    assert "mediation" in fired and "deadlock" in fired
+    assert b"0 deadline(s) fired" in run(config, "tick", "--now", later).stdout
+    board = [d for d in drafts_of(stack) if d.notice == "board/report"]
+    assert len(board) == 1 and board[0].recipients == [{"name": "Board", "address": "board@example.org"}]
