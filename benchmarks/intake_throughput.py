@@ -139,9 +139,17 @@ def bench_sink(total: int, concurrency: int, corpus: Path) -> Result:
     return Result("a bare aiosmtpd", concurrency, total / seconds)
 
 
+COMMITTEE = 0  # members on the roster (--committee): each report is then also fanned out to them
+
+
 def write_config(directory: Path, port: int, *, worker: bool, database: str | None, processes: int = 0) -> Path:
     config = directory / "bench.toml"
     db = f'url = "{database}"\n' if database else ""
+    roster = "".join(
+        f'[[committee.members]]\nname = "Member {i}"\naddresses = ["member{i}@committee.example"]\n'
+        f'role = "{"chair" if i == 0 else "member"}"\n'
+        for i in range(COMMITTEE)
+    )
     config.write_text(
         f'[service]\ndata_dir = "{directory}"\nconduct_address = "conduct@example.org"\n'
         f"[database]\n{db}"
@@ -149,7 +157,7 @@ def write_config(directory: Path, port: int, *, worker: bool, database: str | No
         f"worker_processes = {processes}\n"
         f'[intake]\nsmtp_listen = "127.0.0.1:{port}"\n'
         f'[outgoing]\ntransport = "maildir:{directory}/outgoing"\n'
-        "[acknowledgement]\nrate_limit_count = 1000000\n"
+        "[acknowledgement]\nrate_limit_count = 1000000\n" + roster
     )
     return config
 
@@ -211,10 +219,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[10, 50])
     parser.add_argument("--database", default=None, help="a postgresql+psycopg:// URL (default: SQLite)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--committee", type=int, default=0, help="roster size: also fan each report out (c)")
     parser.add_argument(
         "--worker-processes", type=int, nargs="+", default=[0, 2], help="(c) with these [queue] worker_processes"
     )
     args = parser.parse_args()
+    global COMMITTEE
+    COMMITTEE = args.committee
 
     corpus = Path(tempfile.mkdtemp()) / "corpus.bin"
     generate(corpus, args.messages)

@@ -17,6 +17,7 @@ from tests.e2e.test_committee import (
     ADA,
     AUTH,
     BO,
+    CY,
     REPORTER,
     deliver,
     delivered_to,
@@ -223,3 +224,27 @@ def test_unilateral_mediation_and_deadlock_deadlines_fire_once_each(sqlite_stack
     assert b"0 deadline(s) fired" in run(config, "tick", "--now", later).stdout
     board = [d for d in drafts_of(stack) if d.notice == "board/report"]
     assert len(board) == 1 and board[0].recipients == [{"name": "Board", "address": "board@example.org"}]
+
+
+def test_a_conflicted_chair_cannot_approve_and_the_fallback_can(sqlite_stack: Stack) -> None:
+    stack = sqlite_stack
+    settings = stack.settings(**AUTH, notices={"fallback_approver": "Cy Member"})
+    service = stack.start(settings)
+    _case, addr = open_case(stack, service)
+    TEAM_ADDRESS[0] = addr[cases.TEAM]
+    deliver(stack, service, member_mail(ADA, addr[cases.TEAM], "/conflict\n"), ADA, addr[0])
+    deliver(stack, service, member_mail(BO, addr[cases.TEAM], STATUS), BO, addr[0])
+    [draft] = drafts_of(stack)
+
+    # the request goes to the fallback, not to the conflicted chair
+    assert not [m for m in delivered_to(stack, ADA) if f"Approval token: {draft.token}".encode() in m]
+    [request] = [m for m in delivered_to(stack, CY) if f"Approval token: {draft.token}".encode() in m]
+    text = parse(request).get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    quoted = "\n".join("> " + line for line in text.splitlines())
+
+    # Ada's approval (she kept a copy of the token somehow) is refused; Cy's is obeyed
+    deliver(stack, service, member_mail(ADA, addr[cases.TEAM], f"approve\n\n{quoted}\n"), ADA, addr[0])
+    assert not of_kind(stack, OutboundKind.NOTICE)
+    deliver(stack, service, member_mail(CY, addr[cases.TEAM], f"approve\n\n{quoted}\n"), CY, addr[0])
+    assert len(of_kind(stack, OutboundKind.NOTICE)) == 1
+    assert drafts_of(stack)[0].decided_by == "Cy Member"
