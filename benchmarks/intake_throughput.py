@@ -153,7 +153,7 @@ def write_config(directory: Path, port: int, *, worker: bool, database: str | No
     config.write_text(
         f'[service]\ndata_dir = "{directory}"\nconduct_address = "conduct@example.org"\n'
         f"[database]\n{db}"
-        f'[queue]\nembedded_worker = {"true" if worker else "false"}\nworker_threads = 4\n'
+        f"[queue]\nembedded_worker = {'true' if worker else 'false'}\nworker_threads = 4\n"
         f"worker_processes = {processes}\n"
         f'[intake]\nsmtp_listen = "127.0.0.1:{port}"\n'
         f'[outgoing]\ntransport = "maildir:{directory}/outgoing"\n'

@@ -256,6 +256,8 @@ class NoticeSettings(_Section):
     unilateral_report_hours: float = Field(default=24, gt=0)
     mediation_days: float = Field(default=14, gt=0)
     deadlock_days: float = Field(default=7, gt=0)
+    check_seconds: float = Field(default=60, gt=0)
+    """How often ``mailflow serve`` has the deadlines checked (by a worker, as a ``check_deadlines`` message)."""
 
     @field_validator("board_address")
     @classmethod

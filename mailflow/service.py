@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from dramatiq import Worker
 
+from mailflow.actors import check_deadlines
 from mailflow.auth import DnsFunc, Roster
 from mailflow.config import Settings
 from mailflow.drafting import deadlines
@@ -30,8 +31,6 @@ from mailflow.runtime import Runtime
 from mailflow.sweep import sweep
 
 log = logging.getLogger(__name__)
-
-DEADLINE_SECONDS = 60.0
 
 
 def _split(listen: str) -> tuple[str, int]:
@@ -146,13 +145,18 @@ class Service:
                 log.exception("sweep failed")
 
     def _tick_forever(self) -> None:
-        """The manuals' deadlines, once a minute (idempotent: several serve processes may run it)."""
+        """The scheduler of the manuals' deadlines: every ``check_seconds`` a ``check_deadlines``
+        message for whichever worker takes it. With embedded worker processes (which share no
+        broker with this one) the check runs here. Idempotent: several serve processes may run it."""
         services = self.runtime.services
         drafting = DraftingContext(services.settings, services.renderer, services.conduct, services.roster.members)
-        while not self._stopping.wait(DEADLINE_SECONDS):
+        while not self._stopping.wait(self.settings.notices.check_seconds):
             try:
-                deadlines.tick(self.runtime.engine, drafting, services.clock())
-            except Exception:  # the database may be down for a while: keep ticking
+                if self._processes is not None:
+                    deadlines.tick(self.runtime.engine, drafting, services.clock())
+                else:
+                    check_deadlines.send()
+            except Exception:  # the database or the broker may be down for a while: keep ticking
                 log.exception("deadline check failed")
 
     def _start_listeners(self) -> None:

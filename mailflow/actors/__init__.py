@@ -14,10 +14,11 @@ from dramatiq.brokers.stub import StubBroker
 if dramatiq.broker.global_broker is None:
     dramatiq.set_broker(StubBroker())
 
+from mailflow.actors.deadlines import check_deadlines
 from mailflow.actors.intake import process_inbound
 from mailflow.actors.outbox import send_outbound
 
-ACTORS: tuple[dramatiq.Actor, ...] = (process_inbound, send_outbound)  # type: ignore[type-arg]
+ACTORS: tuple[dramatiq.Actor, ...] = (process_inbound, send_outbound, check_deadlines)  # type: ignore[type-arg]
 
 
 def bind(broker: dramatiq.Broker) -> None:
@@ -28,4 +29,4 @@ def bind(broker: dramatiq.Broker) -> None:
         broker.declare_actor(actor)
 
 
-__all__ = ["ACTORS", "bind", "process_inbound", "send_outbound"]
+__all__ = ["ACTORS", "bind", "check_deadlines", "process_inbound", "send_outbound"]

@@ -1,8 +1,9 @@
 """The manuals' deadlines, kept by the service instead of by memory.
 
 Each deadline fires at most once per case (a row in ``deadline_fired`` under a unique key) and is
-recorded in the diary when it does. ``tick(now)`` checks them all; the service's sweep runs it
-every minute and ``mailflow tick [--now ISO-TIME]`` runs it once at any clock.
+recorded in the diary when it does. ``tick(now)`` checks them all; ``mailflow serve`` has a worker
+run it every ``check_seconds`` (the ``check_deadlines`` actor) and ``mailflow tick [--now ISO-TIME]``
+runs it once at any clock.
 
 * Jupyter: "This reply must be sent within 24 hours" -> acknowledgement not sent: alert the chair.
 * Jupyter: "aim to have a resolution agreed upon within one week ... if not, ... an update with a

@@ -4,6 +4,7 @@ and feedback gating enactment - end to end over real SMTP, and the real ``mailfl
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -248,3 +249,24 @@ def test_a_conflicted_chair_cannot_approve_and_the_fallback_can(sqlite_stack: St
     deliver(stack, service, member_mail(CY, addr[cases.TEAM], f"approve\n\n{quoted}\n"), CY, addr[0])
     assert len(of_kind(stack, OutboundKind.NOTICE)) == 1
     assert drafts_of(stack)[0].decided_by == "Cy Member"
+
+
+def test_serve_has_a_worker_check_the_deadlines_through_the_broker(stack: Stack) -> None:
+    """No `mailflow tick` here: the running service schedules the check itself, as a
+    ``check_deadlines`` message on the configured broker (in process, Redis or RabbitMQ)."""
+    settings = stack.settings(
+        **AUTH, acknowledgement={"enabled": False}, notices={"acknowledgement_hours": 1 / 3600, "check_seconds": 0.2}
+    )
+    service = stack.start(settings)
+    case, _addr = open_case(stack, service)
+
+    def alerts() -> list[bytes]:
+        return [m for m in delivered_to(stack, ADA) if "Acknowledgement overdue" in header(m, "Subject")]
+
+    stack.wait_until(lambda: len(alerts()) == 1, timeout=30, what="the chair alerted by the scheduled check")
+    time.sleep(1.0)  # five more checks run: none fires the same deadline again
+    stack.wait_idle()
+    assert len(alerts()) == 1
+    with stack.session() as s:
+        fired = [d.name for d in s.scalars(select(DeadlineFired).where(DeadlineFired.case_id == case.id))]
+    assert fired == ["acknowledgement-overdue"]
