@@ -9,6 +9,7 @@ stay out of the file. ``config/mailflow.example.toml`` documents every key with 
 from __future__ import annotations
 
 import os
+import shlex
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -120,7 +121,10 @@ class ImapSettings(_Section):
     username: str
     password: SecretStr | None = None
     oauth2_token: SecretStr | None = None
-    """A bearer token for XOAUTH2 instead of a password."""
+    """A bearer token for XOAUTH2 instead of a password (it expires: prefer ``oauth2_token_command``)."""
+    oauth2_token_command: str | None = None
+    """A command (split like a shell would, run without one) that prints a fresh XOAUTH2 bearer
+    token; run before every login, as mutt's ``imap_oauth_refresh_command`` or isync's ``PassCmd``."""
     folders: list[str] = Field(default_factory=lambda: ["INBOX"], min_length=1)
     after: Literal["flag", "move"] = "flag"
     """What happens to a message once its bytes are stored: flagged (\\Seen and ``keyword``) or moved."""
@@ -157,10 +161,18 @@ class ImapSettings(_Section):
     def _consistent(self) -> ImapSettings:
         if self.security == "none" and self.host not in _LOOPBACK:
             raise ValueError('security = "none" sends the password in clear: only for 127.0.0.1 or localhost')
-        if (self.password is None) == (self.oauth2_token is None):
+        given = [self.password, self.oauth2_token, self.oauth2_token_command]
+        if sum(value is not None for value in given) != 1:
             raise ValueError(
-                "set either password (better: MAILFLOW_INTAKE__IMAP__PASSWORD) or oauth2_token, exactly one"
+                "set exactly one of password (better: MAILFLOW_INTAKE__IMAP__PASSWORD), oauth2_token "
+                "and oauth2_token_command"
             )
+        if self.oauth2_token_command is not None:
+            try:
+                if not shlex.split(self.oauth2_token_command):
+                    raise ValueError("oauth2_token_command is empty")
+            except ValueError as exc:
+                raise ValueError(f"oauth2_token_command cannot be read as a command: {exc}") from None
         if len(set(self.folders)) != len(self.folders) or not all(f.strip() for f in self.folders):
             raise ValueError("folders must be distinct, non-empty folder names")
         if self.after == "move":

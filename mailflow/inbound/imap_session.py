@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
+import shlex
 import socket
 import ssl
+import subprocess
 from collections.abc import Iterator
 
 from imapclient import IMAPClient
@@ -43,6 +45,9 @@ class ImapTlsFailed(ImapError):
 class ImapFolderMissing(ImapError):
     """A folder named in the configuration does not exist on the server."""
 
+
+TOKEN_COMMAND_SECONDS = 30.0
+"""How long ``oauth2_token_command`` may take to print a token."""
 
 # What a lost or refused connection looks like: sockets, TLS records, imaplib's "abort" (EOF, BYE).
 NETWORK_ERRORS: tuple[type[BaseException], ...] = (OSError, IMAPClientAbortError, imaplib.IMAP4.abort, EOFError)
@@ -93,19 +98,57 @@ def connect(settings: ImapSettings) -> IMAPClient:
 
 
 def _login(client: IMAPClient, settings: ImapSettings) -> None:
+    oauth = settings.password is None
     try:
-        if settings.oauth2_token is not None:
-            client.oauth2_login(settings.username, settings.oauth2_token.get_secret_value())
+        if oauth:
+            client.oauth2_login(settings.username, bearer_token(settings))
         else:
-            assert settings.password is not None  # the settings insist on one of the two
+            assert settings.password is not None
             client.login(settings.username, settings.password.get_secret_value())
     except LoginError as exc:
-        how = "the OAuth2 token (XOAUTH2)" if settings.oauth2_token is not None else "the password"
+        if settings.oauth2_token_command is not None:
+            how, check = "the token printed by oauth2_token_command (XOAUTH2)", "oauth2_token_command"
+        elif oauth:
+            how, check = "the OAuth2 token (XOAUTH2)", "oauth2_token"
+        else:
+            how, check = "the password", "password (MAILFLOW_INTAKE__IMAP__PASSWORD)"
         raise ImapLoginFailed(
             f"{describe(settings)} refused the login of the configured username with {how}: "
-            f"{_server_text(exc)}; check [intake.imap] username and "
-            + ("oauth2_token" if settings.oauth2_token is not None else "password (MAILFLOW_INTAKE__IMAP__PASSWORD)")
+            f"{_server_text(exc)}; check [intake.imap] username and {check}"
         ) from None
+
+
+def bearer_token(settings: ImapSettings) -> str:
+    """The XOAUTH2 token: the configured one, or a fresh one from ``oauth2_token_command``.
+
+    The command runs without a shell, with a time limit; what it prints is never logged or quoted.
+    It not starting or printing nothing is a configuration error (ImapLoginFailed); it failing or
+    hanging may be the token service being down (ImapUnavailable: the poller tries again later)."""
+    if settings.oauth2_token is not None:
+        return settings.oauth2_token.get_secret_value()
+    assert settings.oauth2_token_command is not None
+    argv = shlex.split(settings.oauth2_token_command)
+    program = argv[0]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=TOKEN_COMMAND_SECONDS, check=False)
+    except FileNotFoundError:
+        raise ImapLoginFailed(f"oauth2_token_command: no program {program!r}; check [intake.imap]") from None
+    except PermissionError:
+        raise ImapLoginFailed(f"oauth2_token_command: {program!r} is not executable") from None
+    except subprocess.TimeoutExpired:
+        raise ImapUnavailable(
+            f"oauth2_token_command ({program}) printed no token within {TOKEN_COMMAND_SECONDS:g} s"
+        ) from None
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["(nothing on stderr)"])[-1][:200]
+        raise ImapUnavailable(f"oauth2_token_command ({program}) exited with status {done.returncode}: {last}")
+    token = done.stdout.strip()
+    if not token or any(ch.isspace() for ch in token):
+        raise ImapLoginFailed(
+            f"oauth2_token_command ({program}) must print one bearer token and nothing else "
+            f"(it printed {len(done.stdout.splitlines())} line(s))"
+        )
+    return token
 
 
 @contextlib.contextmanager

@@ -4,6 +4,7 @@ restarted mid-fetch, a new UIDVALIDITY, flag and move, logins that work and logi
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -261,6 +262,49 @@ def test_xoauth2_login_with_a_bearer_token(sqlite_stack: Stack, server: DovecotS
         intake.close()
 
 
+def test_a_token_command_gives_each_login_a_fresh_token(
+    sqlite_stack: Stack, server: DovecotServer, tmp_path: Path
+) -> None:
+    # A stand-in for a provider's token helper: prints the token currently in a file
+    current = tmp_path / "token"
+    helper = tmp_path / "token-helper"
+    helper.write_text(f"#!{sys.executable}\nimport sys\nprint(open(sys.argv[1]).read())\n")
+    helper.chmod(0o755)
+    command = f"{helper} '{current}'"
+
+    first, second = "ya29.first-" + "a" * 24, "ya29.second-" + "b" * 24
+    server.add_oauth_token(USER, first)
+    current.write_text(first)
+    server.append(USER, "INBOX", reports(1)[0])
+    intake = Poller(sqlite_stack, server, password=None, oauth2_token_command=command)
+    try:
+        assert intake.poller.poll_once().new == 1
+        # The provider rotates the token: the next login runs the helper again and gets the new one
+        server.add_oauth_token(USER, second)
+        current.write_text(second)
+        server.append(USER, "INBOX", reports(1, first=2)[0])
+        assert intake.poller.poll_once().new == 1
+    finally:
+        intake.close()
+
+    # A helper that fails is a temporary failure (retried), one that is missing or prints nothing is
+    # a configuration error; neither message quotes what the helper printed
+    failing = tmp_path / "failing-helper"
+    failing.write_text(f"#!{sys.executable}\nimport sys\nprint('{first}')\nsys.exit('token service down')\n")
+    failing.chmod(0o755)
+    for cmd, error, text in (
+        (str(failing), ImapUnavailable, "exited with status 1: token service down"),
+        (str(tmp_path / "missing"), ImapLoginFailed, "no program"),
+        (f"{helper} '{tmp_path / 'empty'}'", ImapLoginFailed, "must print one bearer token"),
+    ):
+        (tmp_path / "empty").write_text("")
+        broken = Poller(sqlite_stack, server, password=None, oauth2_token_command=cmd)
+        with pytest.raises(error, match=text) as raised:
+            broken.poller.poll_once()
+        broken.close()
+        assert first not in str(raised.value)
+
+
 def test_login_failures_are_reported_clearly(sqlite_stack: Stack, server: DovecotServer) -> None:
     wrong = Poller(sqlite_stack, server, password="not the password")
     with pytest.raises(ImapLoginFailed) as refused:
@@ -332,6 +376,7 @@ def test_the_example_configuration_documents_every_key(tmp_path: Path) -> None:
     for line in settings_lines:
         enabled = enabled.replace(line + "\n", line.removeprefix("# ") + "\n", 1)
     enabled = enabled.replace('oauth2_token = ""\n', "").replace('password = ""', 'password = "x"')
+    enabled = re.sub(r'oauth2_token_command = ".*"\n', "", enabled)
     enabled = enabled.replace('ca_file = "/etc/mailflow/imap-ca.pem"', f'ca_file = "{EXAMPLE_CONFIG}"')
     path = tmp_path / "enabled.toml"
     path.write_text(enabled)
@@ -351,7 +396,9 @@ def test_the_password_comes_from_the_environment_and_bad_settings_are_named(
 
     monkeypatch.delenv("MAILFLOW_INTAKE__IMAP__PASSWORD")
     for extra, why in [
-        ("", "set either password"),
+        ("", "set exactly one of password"),
+        ('password = "x"\noauth2_token_command = "helper"\n', "set exactly one of password"),
+        ('oauth2_token_command = "helper \'unclosed"\n', "cannot be read as a command"),
         ('password = "x"\nafter = "move"\n', "needs processed_folder"),
         ('password = "x"\nkeyword = "two words"\n', "IMAP keyword"),
         ('password = "x"\nsecurity = "none"\n', "only for 127.0.0.1"),

@@ -640,7 +640,12 @@ class DovecotServer:
         tmp.chmod(mode)
         if os.geteuid() == 0:
             os.chown(tmp, self.account_uid, self.account_gid)
-        tmp.replace(path)  # atomic: Dovecot re-reads a passwd-file when it changes
+        # Dovecot re-reads a passwd-file when its mtime (whole seconds) or size changed: a second
+        # change within the same second and of the same size must still move the mtime on.
+        before = path.stat().st_mtime if path.exists() else 0.0
+        tmp.replace(path)  # atomic
+        stamp = max(time.time(), before + 1)
+        os.utime(path, (stamp, stamp))
 
     def _write_passwd_files(self) -> None:
         def line(name: str, secret: str) -> str:
