@@ -19,8 +19,9 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, select
+from sqlalchemy import Connection, Engine, Row, Select, bindparam, select
 
 from mailflow.auth import DnsFunc, Roster, SenderCheck, check_sender
 from mailflow.case.record import Inbound, Recorded, earlier_copy, record
@@ -148,7 +149,7 @@ _LOAD = (
     .where(_i.id.in_(bindparam("ids", expanding=True)))
     .order_by(_i.id)
 )
-_STATE = select(_i.state, _i.case_id).where(_i.id == bindparam("inbound_id"))
+_STATE: Select[InboundState, int | None] = select(_i.state, _i.case_id).where(_i.id == bindparam("inbound_id"))
 _UPDATE = t.inbound.update().where(_i.id == bindparam("inbound_id"))
 _QUARANTINE = (
     t.inbound.update()
@@ -165,7 +166,9 @@ _BOUNCED = (
 def _load(engine: Engine, inbound_ids: Sequence[int]) -> dict[int, tuple[Inbound, str | None, bytes] | Outcome]:
     """The messages still to process, with their bytes; an Outcome for those already done."""
     with connection(engine, read_only=True) as conn:
-        rows = conn.execute(_LOAD, {"ids": list(inbound_ids)}).all()
+        rows: Sequence[Row[int, InboundState, int | None, list[str], bool, str | None, dict[str, Any], bytes]] = (
+            conn.execute(_LOAD, {"ids": list(inbound_ids)}).all()
+        )
     loaded: dict[int, tuple[Inbound, str | None, bytes] | Outcome] = {}
     for inbound_id, state, case_id, rcpt_to, notify, mail_from, origin, raw in rows:
         if state != InboundState.RECEIVED:

@@ -18,7 +18,7 @@ from mailflow.actors.deadlines import check_deadlines
 from mailflow.actors.intake import process_inbound
 from mailflow.actors.outbox import send_outbound
 
-ACTORS: tuple[dramatiq.Actor, ...] = (process_inbound, send_outbound, check_deadlines)  # type: ignore[type-arg]
+ACTORS: tuple[dramatiq.Actor[..., None], ...] = (process_inbound, send_outbound, check_deadlines)
 
 
 def bind(broker: dramatiq.Broker) -> None:

@@ -91,7 +91,7 @@ def append(
         **fields,
     }
     row["hash"] = _fingerprint(row)
-    entry_id = conn.execute(_INSERT, row).scalar_one()
+    entry_id: int = conn.execute(_INSERT, row).scalar_one()
     return entry_id, Head(row["seq"], row["hash"])
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, Select, bindparam, select
 
 from mailflow.case import diary
 from mailflow.case import service as cases
@@ -24,12 +24,12 @@ _KIND_ENTRY = {
 
 # By Message-ID alone (few rows share one); the state is checked here, so that no planner is
 # tempted by the index on state, which nearly every row shares.
-_SAME_MESSAGE_ID = select(t.inbound.c.id, t.inbound.c.case_id, t.inbound.c.state).where(
-    t.inbound.c.message_id == bindparam("message_id")
-)
-_OUTBOUND_BY_MESSAGE_ID = select(t.outbound.c.id, t.outbound.c.case_id, t.outbound.c.conversation_id).where(
-    t.outbound.c.message_id == bindparam("message_id")
-)
+_SAME_MESSAGE_ID: Select[int, int | None, InboundState] = select(
+    t.inbound.c.id, t.inbound.c.case_id, t.inbound.c.state
+).where(t.inbound.c.message_id == bindparam("message_id"))
+_OUTBOUND_BY_MESSAGE_ID: Select[int, int | None, int | None] = select(
+    t.outbound.c.id, t.outbound.c.case_id, t.outbound.c.conversation_id
+).where(t.outbound.c.message_id == bindparam("message_id"))
 _CASE_REF = select(t.cases.c.id, t.cases.c.ref).where(t.cases.c.id == bindparam("case_id"))
 
 

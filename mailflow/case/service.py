@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, Select, bindparam, func, select
 
 from mailflow.model import CaseState, ConversationKind, PartyRole
 from mailflow.model import core as t
@@ -55,7 +56,7 @@ _BY_TOKEN = (
 _CONVERSATIONS_OF = select(*_CONVERSATION_COLUMNS, t.conversation.c.recipients).where(
     t.conversation.c.case_id == bindparam("case_id")
 )
-_PARTY_ADDRESSES = select(t.party.c.address).where(t.party.c.case_id == bindparam("case_id"))
+_PARTY_ADDRESSES: Select[str | None] = select(t.party.c.address).where(t.party.c.case_id == bindparam("case_id"))
 _TOUCH = t.cases.update().where(t.cases.c.id == bindparam("case_id")).values(updated_at=bindparam("now"))
 
 
@@ -81,7 +82,7 @@ def open_case(
 ) -> OpenedCase:
     """A new case with its reporter, the team's internal conversation and the reporter conversation."""
     number, ref = next_ref(conn, opened_at.year)
-    case_id = conn.execute(
+    case_id: int = conn.execute(
         _INSERT_CASE,
         {
             "ref": ref,
@@ -95,7 +96,7 @@ def open_case(
         },
     ).scalar_one()
     recipients = [{"name": reporter.name, "address": reporter.address}] if reporter else []
-    conversations = [
+    conversations: list[dict[str, Any]] = [
         {
             "case_id": case_id,
             "kind": ConversationKind.TEAM,
@@ -113,6 +114,8 @@ def open_case(
             "recipients": recipients,
         },
     ]
+    team_id: int
+    reporter_id: int
     team_id, reporter_id = conn.execute(_INSERT_CONVERSATION, conversations).scalars().all()
     if reporter is not None:
         conn.execute(
@@ -182,9 +185,9 @@ class SeenMessageId:
     message_id: str
 
 
-_SEEN = select(t.case_message_id.c.case_id, t.case_message_id.c.conversation_id, t.case_message_id.c.message_id).where(
-    t.case_message_id.c.message_id.in_(bindparam("ids", expanding=True))
-)
+_SEEN: Select[int, int | None, str] = select(
+    t.case_message_id.c.case_id, t.case_message_id.c.conversation_id, t.case_message_id.c.message_id
+).where(t.case_message_id.c.message_id.in_(bindparam("ids", expanding=True)))
 
 
 def cases_by_message_ids(conn: Connection, message_ids: tuple[str, ...]) -> list[SeenMessageId]:

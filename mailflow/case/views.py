@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlalchemy import Row, func, select
+from sqlmodel import Session, col
 
 from mailflow.case import diary
 from mailflow.errors import NotFound
@@ -67,16 +68,18 @@ class CaseDetail:
 
 
 def _refs(session: Session) -> dict[int, str]:
-    return dict(session.execute(select(Case.id, Case.ref)).all())  # type: ignore[arg-type]
+    rows: Sequence[Row[int, str]] = session.execute(select(col(Case.id), col(Case.ref))).all()
+    return dict(rows)
 
 
 def list_cases(session: Session, limit: int = 500) -> list[CaseSummary]:
-    counts = dict(
-        session.execute(select(DiaryEntry.case_id, func.count()).group_by(DiaryEntry.case_id)).all()  # type: ignore[arg-type]
-    )
+    per_case: Sequence[Row[int, int]] = session.execute(
+        select(col(DiaryEntry.case_id), func.count()).group_by(col(DiaryEntry.case_id))
+    ).all()
+    counts = dict(per_case)
     refs = _refs(session)
-    rows = session.scalars(select(Case).order_by(Case.id.desc()).limit(limit))  # type: ignore[union-attr]
-    return [_summary(c, counts.get(c.id, 0), refs) for c in rows]
+    rows = session.scalars(select(Case).order_by(col(Case.id).desc()).limit(limit))
+    return [_summary(c, counts.get(cast(int, c.id), 0), refs) for c in rows]  # loaded: id set
 
 
 def _summary(case: Case, entries: int, refs: dict[int, str]) -> CaseSummary:
@@ -92,7 +95,7 @@ def _summary(case: Case, entries: int, refs: dict[int, str]) -> CaseSummary:
 
 
 def show_case(session: Session, ref: str, conduct: ConductAddress) -> CaseDetail:
-    case = session.scalar(select(Case).where(Case.ref == ref))
+    case = session.scalar(select(Case).where(col(Case.ref) == ref))
     if case is None or case.id is None:
         raise NotFound(f"no case {ref}")
     lines = diary.entries(session, case.id)
@@ -104,13 +107,17 @@ def show_case(session: Session, ref: str, conduct: ConductAddress) -> CaseDetail
             "aliases": p.aliases,
             "permission_entry": p.permission_seq,
         }
-        for p in session.scalars(select(Party).where(Party.case_id == case.id).order_by(Party.id))  # type: ignore[arg-type]
+        for p in session.scalars(select(Party).where(col(Party.case_id) == case.id).order_by(col(Party.id)))
     ]
-    convs = session.scalars(select(Conversation).where(Conversation.case_id == case.id).order_by(Conversation.number))  # type: ignore[arg-type]
+    convs = session.scalars(
+        select(Conversation).where(col(Conversation.case_id) == case.id).order_by(col(Conversation.number))
+    )
     addresses = {c.label or f"conversation {c.number}": conduct.case_address(case.ref, c.token) for c in convs}
     standing = [
         {"member": m.member, "assignment": m.assignment, "excluded": m.excluded, "reason": m.reason, "by": m.by}
-        for m in session.scalars(select(CaseMember).where(CaseMember.case_id == case.id).order_by(CaseMember.id))  # type: ignore[arg-type]
+        for m in session.scalars(
+            select(CaseMember).where(col(CaseMember.case_id) == case.id).order_by(col(CaseMember.id))
+        )
     ]
     risk = case.impact * case.likelihood if case.impact and case.likelihood else None
     return CaseDetail(

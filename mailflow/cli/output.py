@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, NoReturn
 
 from rich.console import Console
 from rich.table import Table
@@ -50,7 +50,7 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
     import typer
 
     errors.print(f"[red]error:[/red] {message}", highlight=False, markup=True)

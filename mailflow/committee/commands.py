@@ -30,7 +30,7 @@ diary entry naming who gave it; an unknown command is answered with the list bel
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -147,7 +147,7 @@ def _member_named(ctx: Context, who: str) -> RosterMember:
     raise CommandError(f"no committee member is called {who!r} (use the name in the roster)")
 
 
-def _assign(role: str):  # type: ignore[no-untyped-def]
+def _assign(role: str) -> Callable[[Context, str], str]:
     def run(ctx: Context, args: str) -> str:
         member = _member_named(ctx, args)
         if member.name in standing.excluded(ctx.conn, ctx.case_id):
@@ -158,7 +158,7 @@ def _assign(role: str):  # type: ignore[no-untyped-def]
     return run
 
 
-def _exclude(reason: str):  # type: ignore[no-untyped-def]
+def _exclude(reason: str) -> Callable[[Context, str], str]:
     def run(ctx: Context, args: str) -> str:
         member = _member_named(ctx, args)
         if member.name != ctx.member.name and ctx.member.role != "chair":
@@ -250,7 +250,7 @@ def _permission(ctx: Context, args: str) -> str:
     return f"{party.shown} gave written permission to disclose (diary entry {seq_text})"
 
 
-def _scale(column: str):  # type: ignore[no-untyped-def]
+def _scale(column: str) -> Callable[[Context, str], str]:
     def run(ctx: Context, args: str) -> str:
         if not args.strip().isdigit() or not 1 <= int(args) <= 5:
             raise CommandError(f"{column} is a number from 1 to 5")
@@ -347,7 +347,7 @@ def _no_right_of_reply(ctx: Context, args: str) -> str:
     return "recorded: the reported person is not offered a right of reply"
 
 
-def _marker(name: str, said: str):  # type: ignore[no-untyped-def]
+def _marker(name: str, said: str) -> Callable[[Context, str], str]:
     def run(ctx: Context, args: str) -> str:
         diary.append(
             ctx.conn, ctx.case_id, DiaryKind.NOTE, at=ctx.now, actor=ctx.member.name,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, Select, bindparam, func, select
 
 from mailflow.committee import parties
 from mailflow.model import CaseState, PartyRole
@@ -21,7 +21,7 @@ from mailflow.policy.exposure import Identity
 from mailflow.policy.gate import Protected
 
 _d = t.diary.c
-_WORDS_OF = select(_d.seq, _d.new_text).where(
+_WORDS_OF: Select[int, str | None] = select(_d.seq, _d.new_text).where(
     _d.case_id == bindparam("case_id"),
     func.lower(_d.from_addr) == bindparam("address"),
     _d.inbound_id.is_not(None),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, Select, bindparam, select
 
 from mailflow.model import core as t
 
@@ -20,7 +20,9 @@ PARTY = "party"
 SUSPECTED_PARTY = "party (suspected)"
 
 _m = t.case_member.c
-_OF_CASE = select(_m.member, _m.assignment, _m.excluded, _m.reason).where(_m.case_id == bindparam("case_id"))
+_OF_CASE: Select[str, str | None, bool, str | None] = select(_m.member, _m.assignment, _m.excluded, _m.reason).where(
+    _m.case_id == bindparam("case_id")
+)
 _ONE = select(_m.id).where(_m.case_id == bindparam("case_id"), _m.member == bindparam("member"))
 _INSERT = t.case_member.insert()
 _UPDATE = t.case_member.update().where(_m.id == bindparam("row_id"))

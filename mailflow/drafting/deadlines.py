@@ -22,8 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, bindparam, select
+from sqlalchemy import Connection, Engine, Select, bindparam, select
 
+from mailflow.auth import RosterMember
 from mailflow.case import diary
 from mailflow.case import service as cases
 from mailflow.committee import standing
@@ -43,7 +44,9 @@ OPEN = [CaseState.NEW, CaseState.OPEN, CaseState.INVESTIGATING, CaseState.RESOLU
 PLACEHOLDER = "[to be completed before approval]"
 
 _c = t.cases.c
-_OPEN_CASES = select(_c.id, _c.ref, _c.created_at).where(_c.state.in_(OPEN), _c.created_at <= bindparam("since"))
+_OPEN_CASES: Select[int, str, datetime] = select(_c.id, _c.ref, _c.created_at).where(
+    _c.state.in_(OPEN), _c.created_at <= bindparam("since")
+)
 _FIRED = t.deadline_fired.c
 _HAS_FIRED = select(_FIRED.id).where(_FIRED.case_id == bindparam("case_id"), _FIRED.name == bindparam("name"))
 _FIRE = t.deadline_fired.insert()
@@ -53,7 +56,9 @@ _ACK_SENT = select(t.outbound.c.id).where(
     t.outbound.c.state == OutboundState.SENT,
 )
 _e = t.diary.c
-_MARKERS = select(_e.case_id, _e.seq, _e.at, _e.actor, _e.detail).where(
+_MARKERS: Select[int, int, datetime, str | None, dict[str, object]] = select(
+    _e.case_id, _e.seq, _e.at, _e.actor, _e.detail
+).where(
     _e.kind == DiaryKind.NOTE, _e.detail["deadline_marker"].as_string().in_(["unilateral", "mediation", "deadlock"])
 )
 
@@ -127,7 +132,7 @@ def _marked(conn: Connection, ctx: DraftingContext, now: datetime, stamp: dateti
     notices = ctx.settings.notices
     fired: list[Fired] = []
     for case_id, seq, at, actor, detail in conn.execute(_MARKERS).all():
-        ref = conn.execute(select(_c.ref).where(_c.id == case_id)).scalar_one()
+        ref: str = conn.execute(select(_c.ref).where(_c.id == case_id)).scalar_one()
         case = cases.CaseRef(case_id, ref)
         marker = detail["deadline_marker"]
         name = f"{marker}-{seq}"
@@ -156,11 +161,11 @@ def _marked(conn: Connection, ctx: DraftingContext, now: datetime, stamp: dateti
     return fired
 
 
-def _chairs(conn: Connection, ctx: DraftingContext, case_id: int) -> list:  # type: ignore[type-arg]
+def _chairs(conn: Connection, ctx: DraftingContext, case_id: int) -> list[RosterMember]:
     return drafts.approvers(conn, ctx, case_id)
 
 
-def _leads(conn: Connection, ctx: DraftingContext, case_id: int) -> list:  # type: ignore[type-arg]
+def _leads(conn: Connection, ctx: DraftingContext, case_id: int) -> list[RosterMember]:
     standings = standing.of_case(conn, case_id)
     leads = [m for m in ctx.roster if (s := standings.get(m.name)) and s.assignment == "lead" and not s.excluded]
     return leads or _chairs(conn, ctx, case_id)
@@ -170,7 +175,7 @@ def _alert(
     conn: Connection,
     ctx: DraftingContext,
     case: cases.CaseRef,
-    members: Sequence,  # type: ignore[type-arg]
+    members: Sequence[RosterMember],
     subject: str,
     text: str,
     now: datetime,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, Select, bindparam, select
 
 from mailflow.auth import RosterMember
 from mailflow.case import diary
@@ -52,7 +52,9 @@ _BY_ID = select(t.notice_draft).where(_d.id == bindparam("draft_id"))
 _BY_TOKEN = select(t.notice_draft).where(_d.token == bindparam("token"))
 _UPDATE = t.notice_draft.update().where(_d.id == bindparam("draft_id"))
 _CASE = select(t.cases.c.id, t.cases.c.ref).where(t.cases.c.id == bindparam("case_id"))
-_CASE_OPENED = select(t.cases.c.id, t.cases.c.ref, t.cases.c.created_at).where(t.cases.c.id == bindparam("case_id"))
+_CASE_OPENED: Select[int, str, datetime] = select(t.cases.c.id, t.cases.c.ref, t.cases.c.created_at).where(
+    t.cases.c.id == bindparam("case_id")
+)
 _SENT_OF_NOTICE = select(_d.id).where(
     _d.case_id == bindparam("case_id"), _d.notice == bindparam("notice"), _d.state == SENT
 )
@@ -246,7 +248,7 @@ def create(
     reply_address = cases.address_of(ctx.conduct, ref, conversation)
     context = fill(notice_name, {**defaults(ctx, created_at, now), **values}, message)
     subject, text = render(ctx, ref, notice_name, recipients, reply_address, context)
-    draft_id = conn.execute(
+    draft_id: int = conn.execute(
         _INSERT,
         {
             "case_id": case_id,

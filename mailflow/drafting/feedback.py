@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, Select, bindparam, func, select
 
 from mailflow.model import DiaryKind
 from mailflow.model import core as t
 
 _d = t.notice_draft.c
-_REQUESTS = (
+_REQUESTS: Select[int, list[dict[str, str]], datetime] = (
     select(_d.id, _d.recipients, t.outbound.c.created_at)
     .join(t.outbound, t.outbound.c.id == _d.outbound_id)
     .where(_d.case_id == bindparam("case_id"), _d.state == "sent", _d.notice.like("%/feedback-request"))
@@ -28,7 +28,7 @@ _RIGHT_OF_REPLY = select(_d.id).where(
     _d.case_id == bindparam("case_id"), _d.state == "sent", _d.notice == "reported/right-of-reply"
 )
 _e = t.diary.c
-_ANSWERS = select(_e.seq, _e.from_addr, _e.at, _e.new_text).where(
+_ANSWERS: Select[int, str | None, datetime, str | None] = select(_e.seq, _e.from_addr, _e.at, _e.new_text).where(
     _e.case_id == bindparam("case_id"), _e.inbound_id.is_not(None), _e.at >= bindparam("since")
 )
 _WAIVED = select(func.count()).where(

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from mailflow.errors import NotFound
 from mailflow.model import Blob, InboundMessage, InboundState
@@ -29,8 +29,8 @@ class Quarantined:
 def list_quarantined(session: Session, limit: int = 500) -> list[Quarantined]:
     rows = session.scalars(
         select(InboundMessage)
-        .where(InboundMessage.state == InboundState.QUARANTINED)
-        .order_by(InboundMessage.id.desc())  # type: ignore[union-attr]
+        .where(col(InboundMessage.state) == InboundState.QUARANTINED)
+        .order_by(col(InboundMessage.id).desc())
         .limit(limit)
     )
     return [Quarantined(m.id, m.received_at, m.source.value, m.size, m.sha256, m.reason) for m in rows]  # type: ignore[arg-type]

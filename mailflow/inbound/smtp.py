@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 # reach a log, so its logger only speaks of problems.
 logging.getLogger("mail.log").setLevel(logging.WARNING)
 
-# aiosmtpd's canned replies, given the enhanced status codes of RFC 3463.
-_ENHANCED = {
+# aiosmtpd's canned replies, given the enhanced status codes of RFC 3463 (it pushes bytes too: AUTH challenges).
+_ENHANCED: dict[str | bytes, str] = {
     "552 Error: Too much mail data": replies.TOO_BIG,
     "552 Error: message size exceeds fixed maximum message size": replies.TOO_BIG,
     "500 Line too long (see RFC5321 4.5.3.1.6)": replies.LINE_TOO_LONG,
@@ -42,7 +42,7 @@ class _Enhanced:
 
     line_length_limit = LINE_LENGTH_LIMIT
 
-    async def push(self, status: str) -> None:
+    async def push(self, status: str | bytes) -> None:
         await super().push(_ENHANCED.get(status, status))  # type: ignore[misc]
 
 

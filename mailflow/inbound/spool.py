@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, Result, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from mailflow.clock import utcnow
@@ -93,7 +93,7 @@ class Spool:
 
 
 def _existing(conn: Connection, digests: set[str]) -> dict[str, int]:
-    rows = conn.execute(select(INBOUND.c.sha256, INBOUND.c.id).where(INBOUND.c.sha256.in_(digests)))
+    rows: Result[str, int] = conn.execute(select(INBOUND.c.sha256, INBOUND.c.id).where(INBOUND.c.sha256.in_(digests)))
     return {sha: id_ for sha, id_ in rows}
 
 
@@ -103,7 +103,7 @@ def _insert(conn: Connection, fresh: dict[str, tuple[bytes, Envelope]]) -> dict[
     if not fresh:
         return {}
     shas = list(fresh)
-    blob_ids = (
+    blob_ids: Sequence[int] = (
         conn.execute(
             insert(BLOB).returning(BLOB.c.id, sort_by_parameter_order=True), [{"data": fresh[sha][0]} for sha in shas]
         )
@@ -127,7 +127,9 @@ def _insert(conn: Connection, fresh: dict[str, tuple[bytes, Envelope]]) -> dict[
         for sha, blob_id in zip(shas, blob_ids, strict=True)
         for raw, envelope in (fresh[sha],)
     ]
-    ids = conn.execute(insert(INBOUND).returning(INBOUND.c.id, sort_by_parameter_order=True), rows).scalars().all()
+    ids: Sequence[int] = (
+        conn.execute(insert(INBOUND).returning(INBOUND.c.id, sort_by_parameter_order=True), rows).scalars().all()
+    )
     return dict(zip(shas, ids, strict=True))
 
 

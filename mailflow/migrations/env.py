@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine
 from sqlmodel import SQLModel
 
 import mailflow.model  # noqa: F401  (registers the tables on the metadata)
@@ -22,7 +22,7 @@ def run() -> None:
         _run_on(connection)
 
 
-def _run_on(connection: object) -> None:
+def _run_on(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -11,10 +11,10 @@ import os
 import socket
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, func, select
-from sqlmodel import Session
+from sqlalchemy import Connection, Result, Select, bindparam, func, select
+from sqlmodel import Session, col
 
 from mailflow.case import diary
 from mailflow.case import service as cases
@@ -48,7 +48,7 @@ _CLAIM = (
         claimed_by=bindparam("claimant"),
     )
 )
-_CLAIMED = (
+_CLAIMED: Select[int, int | None, str, list[str], str, int, bytes] = (
     select(_o.id, _o.case_id, _o.mail_from, _o.recipients, _o.message_id, _o.attempts, t.blob.c.data)
     .join(t.blob, t.blob.c.id == _o.blob_id)
     .where(
@@ -60,7 +60,7 @@ _CLAIMED = (
     .order_by(_o.id)
 )
 _OUTCOME = t.outbound.update().where(_o.id == bindparam("outbound_id"))
-_CLAIMANTS = select(_o.claimed_by).where(_o.state == OutboundState.SENDING).distinct()
+_CLAIMANTS: Select[str | None] = select(_o.claimed_by).where(_o.state == OutboundState.SENDING).distinct()
 _DUE = (
     select(_o.id)
     .where(
@@ -96,9 +96,9 @@ def draft(
     now = now or utcnow()
     message_id = new_message_id(content.from_addr.rpartition("@")[2])
     raw = compose(content, message_id, now)
-    blob_id = conn.execute(_INSERT_BLOB, {"data": raw}).scalar_one()
+    blob_id: int = conn.execute(_INSERT_BLOB, {"data": raw}).scalar_one()
     recipients = [a.address for a in (*content.to, *content.cc)]
-    outbound_id = conn.execute(
+    outbound_id: int = conn.execute(
         _INSERT,
         {
             "case_id": case_id,
@@ -240,6 +240,7 @@ def _dead_claimants(conn: Connection) -> list[str]:
     for (claimant,) in conn.execute(_CLAIMANTS):
         claim_host, _, pid = (claimant or "").rpartition(":")
         if claim_host == host and pid.isdigit() and not _alive(int(pid)):
+            assert claimant is not None  # it held a "host:pid"
             dead.append(claimant)
     return dead
 
@@ -294,13 +295,15 @@ class OutboxLine:
 
 
 def list_outbox(session: Session, *, state: OutboundState | None = None, limit: int = 500) -> list[OutboxLine]:
-    query = select(OutboundMessage, Case.ref).join(Case, Case.id == OutboundMessage.case_id, isouter=True)  # type: ignore[arg-type]
+    query = select(OutboundMessage, col(Case.ref)).join(Case, col(Case.id) == OutboundMessage.case_id, isouter=True)
     if state is not None:
-        query = query.where(OutboundMessage.state == state)
-    rows = session.execute(query.order_by(OutboundMessage.id.desc()).limit(limit))  # type: ignore[union-attr]
+        query = query.where(col(OutboundMessage.state) == state)
+    rows: Result[OutboundMessage, str | None] = session.execute(
+        query.order_by(col(OutboundMessage.id).desc()).limit(limit)
+    )
     return [
         OutboxLine(
-            o.id,
+            cast(int, o.id),  # loaded rows have their primary key
             ref,
             o.kind.value,
             o.state.value,

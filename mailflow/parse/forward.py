@@ -12,7 +12,9 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+from email.message import Message
 from email.utils import getaddresses
+from typing import cast
 
 from mailflow.parse.message import Address
 
@@ -45,7 +47,8 @@ def _attached(raw: bytes) -> Address | None:
         if part.get_content_type() != "message/rfc822":
             continue
         payload = part.get_payload()
-        inner = payload[0] if isinstance(payload, list) and payload else None
+        # a parsed message/rfc822 part holds a list of one Message (typeshed allows str items too)
+        inner = cast("Message | None", payload[0] if isinstance(payload, list) and payload else None)
         if inner is not None and inner.get("From"):
             found = _address(str(inner.get("From")))
             if found:

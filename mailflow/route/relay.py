@@ -86,7 +86,7 @@ def start_conversation(
     """A new outside conversation (with the reported person, a witness, a mediator), its own address."""
     number = int(conn.execute(_NEXT_NUMBER, {"case_id": case_id}).scalar() or 0) + 1
     token = new_token()
-    conversation_id = conn.execute(
+    conversation_id: int = conn.execute(
         _INSERT_CONVERSATION,
         {
             "case_id": case_id,

@@ -8,7 +8,7 @@ Create Date: 2026-11-23 09:12:41.118203
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import mailflow.model.types
