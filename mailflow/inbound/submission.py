@@ -152,7 +152,7 @@ def _final_reply(verdict: SubmissionVerdict, *, utf8: bool) -> str:
 
 # -- the SMTP side ------------------------------------------------------------------------------
 
-_ENHANCED = {
+_ENHANCED: dict[str | bytes, str | bytes] = {
     "530 Must issue a STARTTLS command first": "530 5.7.0 Must issue a STARTTLS command first",
     "503 Already authenticated": "503 5.5.1 Already authenticated",
 }
@@ -171,7 +171,7 @@ class SubmissionSMTP(_Enhanced, SMTP):
         super().__init__(*args, **kwargs)
         self._connections = connections
 
-    async def push(self, status: str) -> None:  # type: ignore[override]
+    async def push(self, status: str | bytes) -> None:  # AUTH challenges are pushed as bytes
         await super().push(_ENHANCED.get(status, status))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
