@@ -22,6 +22,7 @@ run: $(BIN)/mailflow
 
 test: $(VENV)/.test-installed
 	$(BIN)/ruff check mailflow tests benchmarks
+	$(BIN)/mypy mailflow
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.test-installed
