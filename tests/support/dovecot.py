@@ -642,10 +642,14 @@ class DovecotServer:
             os.chown(tmp, self.account_uid, self.account_gid)
         # Dovecot re-reads a passwd-file when its mtime (whole seconds) or size changed: a second
         # change within the same second and of the same size must still move the mtime on.
+        # It also looks at the file at most once a second: a running server that just read it would
+        # not see a change within that second, so wait the second out.
         before = path.stat().st_mtime if path.exists() else 0.0
         tmp.replace(path)  # atomic
         stamp = max(time.time(), before + 1)
         os.utime(path, (stamp, stamp))
+        if self.running:
+            time.sleep(1.1)
 
     def _write_passwd_files(self) -> None:
         def line(name: str, secret: str) -> str:
