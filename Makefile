@@ -32,6 +32,7 @@ lint: $(VENV)/.test-installed
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/intake_throughput.py
+	$(BIN)/python benchmarks/policy_gate.py
 
 clean:
 	rm -rf $(VENV) storage/*.sqlite3* storage/outgoing
