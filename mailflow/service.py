@@ -150,12 +150,15 @@ class Service:
         broker with this one) the check runs here. Idempotent: several serve processes may run it."""
         services = self.runtime.services
         drafting = DraftingContext(services.settings, services.renderer, services.conduct, services.roster.members)
-        while not self._stopping.wait(self.settings.notices.check_seconds):
+        period = self.settings.notices.check_seconds
+        while not self._stopping.wait(period):
             try:
                 if self._processes is not None:
                     deadlines.tick(self.runtime.engine, drafting, services.clock())
                 else:
-                    check_deadlines.send()
+                    # With no worker up for a while, stale checks are dropped (a newer one follows)
+                    # rather than piling up and all running at once when a worker comes back.
+                    check_deadlines.send_with_options(max_age=int(max(2 * period, 60) * 1000))
             except Exception:  # the database or the broker may be down for a while: keep ticking
                 log.exception("deadline check failed")
 
