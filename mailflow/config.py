@@ -169,10 +169,11 @@ class ImapSettings(_Section):
             )
         if self.oauth2_token_command is not None:
             try:
-                if not shlex.split(self.oauth2_token_command):
-                    raise ValueError("oauth2_token_command is empty")
+                argv = shlex.split(self.oauth2_token_command)
             except ValueError as exc:
                 raise ValueError(f"oauth2_token_command cannot be read as a command: {exc}") from None
+            if not argv:
+                raise ValueError("oauth2_token_command cannot be read as a command: it is empty")
         if len(set(self.folders)) != len(self.folders) or not all(f.strip() for f in self.folders):
             raise ValueError("folders must be distinct, non-empty folder names")
         if self.after == "move":

@@ -28,6 +28,7 @@ from mailflow.case.record import Inbound, Recorded, earlier_copy, record
 from mailflow.clock import utcnow
 from mailflow.config import Settings
 from mailflow.database import connection, lock_for_threading
+from mailflow.drafting.drafts import DraftingContext
 from mailflow.errors import ParseFailure
 from mailflow.model import InboundState, MessageKind, OutboundState
 from mailflow.model import core as t
@@ -65,6 +66,11 @@ class Services:
     @property
     def roster(self) -> Roster:
         return Roster.from_settings(self.settings)
+
+    @property
+    def drafting(self) -> DraftingContext:
+        """What drafting a notice needs: for the deadlines and the ``drafts`` commands."""
+        return DraftingContext(self.settings, self.renderer, self.conduct, self.roster.members)
 
     def authenticate(self, raw: bytes, submitted_by: str | None) -> SenderCheck:
         return check_sender(

@@ -18,7 +18,6 @@ from mailflow.actors import check_deadlines
 from mailflow.auth import DnsFunc, Roster
 from mailflow.config import Settings
 from mailflow.drafting import deadlines
-from mailflow.drafting.drafts import DraftingContext
 from mailflow.embedded import WorkerProcesses
 from mailflow.inbound import smtp
 from mailflow.inbound.imap import ImapPoller
@@ -149,7 +148,7 @@ class Service:
         message for whichever worker takes it. With embedded worker processes (which share no
         broker with this one) the check runs here. Idempotent: several serve processes may run it."""
         services = self.runtime.services
-        drafting = DraftingContext(services.settings, services.renderer, services.conduct, services.roster.members)
+        drafting = services.drafting
         period = self.settings.notices.check_seconds
         while not self._stopping.wait(period):
             try:

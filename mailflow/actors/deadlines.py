@@ -11,13 +11,10 @@ from __future__ import annotations
 import dramatiq
 
 from mailflow.drafting import deadlines
-from mailflow.drafting.drafts import DraftingContext
 from mailflow.runtime import current
 
 
 @dramatiq.actor(queue_name="deadlines", max_retries=3, min_backoff=5_000, time_limit=300_000)
 def check_deadlines() -> None:
     runtime = current()
-    services = runtime.services
-    ctx = DraftingContext(services.settings, services.renderer, services.conduct, services.roster.members)
-    deadlines.tick(runtime.engine, ctx, services.clock())
+    deadlines.tick(runtime.engine, runtime.services.drafting, runtime.services.clock())

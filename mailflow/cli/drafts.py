@@ -30,11 +30,6 @@ def _runtime(ctx: typer.Context) -> Runtime:
     return Runtime.build(ctx.obj.settings)
 
 
-def _drafting(runtime: Runtime) -> drafts.DraftingContext:
-    services = runtime.services
-    return drafts.DraftingContext(services.settings, services.renderer, services.conduct, services.roster.members)
-
-
 @app.command("list")
 def list_drafts(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Every draft, newest first: case, notice, owner, state, recipients, subject."""
@@ -71,7 +66,7 @@ def _decide(ctx: typer.Context, draft_id: int, chair: str, reason: str | None) -
             draft = drafts.get(conn, draft_id)
             if draft is None:
                 fail(f"no draft {draft_id}")
-            drafting = _drafting(runtime)
+            drafting = runtime.services.drafting
             if reason is None:
                 decided = drafts.approve(conn, drafting, draft, chair, now=utcnow())
             else:
@@ -115,7 +110,7 @@ def tick(
     at = at if at.tzinfo else at.replace(tzinfo=UTC)
     runtime = _runtime(ctx)
     try:
-        fired = deadlines.tick(runtime.engine, _drafting(runtime), at, stamp=min(at, utcnow()))
+        fired = deadlines.tick(runtime.engine, runtime.services.drafting, at, stamp=min(at, utcnow()))
         with connection(runtime.engine) as conn:
             due = outbox.due(conn, utcnow())
         deliver(runtime, due)

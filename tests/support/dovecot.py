@@ -642,14 +642,10 @@ class DovecotServer:
             os.chown(tmp, self.account_uid, self.account_gid)
         # Dovecot re-reads a passwd-file when its mtime (whole seconds) or size changed: a second
         # change within the same second and of the same size must still move the mtime on.
-        # It also looks at the file at most once a second: a running server that just read it would
-        # not see a change within that second, so wait the second out.
         before = path.stat().st_mtime if path.exists() else 0.0
         tmp.replace(path)  # atomic
         stamp = max(time.time(), before + 1)
         os.utime(path, (stamp, stamp))
-        if self.running:
-            time.sleep(1.1)
 
     def _write_passwd_files(self) -> None:
         def line(name: str, secret: str) -> str:
@@ -658,6 +654,10 @@ class DovecotServer:
 
         self._write_file(self.passwd_path, "".join(line(n, p) for n, p in self._users.items()))
         self._write_file(self.tokens_path, "".join(line(n, t) for n, t in self._tokens.items()))
+        if self.running:
+            # Dovecot looks at a passwd-file at most once a second: a running server that just read
+            # these would not see the change within that second, so wait the second out (once).
+            time.sleep(1.1)
 
     # ---- users
 
