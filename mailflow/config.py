@@ -8,6 +8,7 @@ stay out of the file. ``config/mailflow.example.toml`` documents every key with 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shlex
 import tomllib
@@ -250,6 +251,23 @@ class AuthenticationSettings(_Section):
     trusted_authserv_ids: list[str] = Field(default_factory=list)
     """Authentication-Results headers are believed only from these hosts (RFC 8601 authserv-id),
     and only where that host added them: above the first Received header."""
+    trusted_relays: list[str] = Field(default_factory=list)
+    """Addresses or networks of the MX hosts that hand mail to the SMTP/LMTP listener. Only mail
+    that arrived over a connection from one of them may carry Authentication-Results we believe;
+    with none configured, only our own DKIM check and the submission login count."""
+
+    @field_validator("trusted_relays")
+    @classmethod
+    def _networks(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ipaddress.ip_network(value.strip(), strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{value!r} is not an IP address or network (e.g. 192.0.2.25 or 10.0.0.0/24)"
+                ) from None
+        return [v.strip() for v in values]
+
     verify_dkim: bool = True
     """Verify DKIM signatures of mail claiming to be from a member ourselves (needs DNS)."""
 

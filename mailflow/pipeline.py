@@ -23,14 +23,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, Select, bindparam, select
 
-from mailflow.auth import DnsFunc, Roster, SenderCheck, check_sender
+from mailflow.auth import Arrival, DnsFunc, Roster, SenderCheck, check_sender
 from mailflow.case.record import Inbound, Recorded, earlier_copy, record
 from mailflow.clock import utcnow
 from mailflow.config import Settings
 from mailflow.database import connection, lock_for_threading
 from mailflow.drafting.drafts import DraftingContext
 from mailflow.errors import ParseFailure
-from mailflow.model import InboundState, MessageKind, OutboundState
+from mailflow.model import InboundSource, InboundState, MessageKind, OutboundState
 from mailflow.model import core as t
 from mailflow.outbound.render import Renderer
 from mailflow.parse.addresses import ConductAddress
@@ -72,9 +72,10 @@ class Services:
         """What drafting a notice needs: for the deadlines and the ``drafts`` commands."""
         return DraftingContext(self.settings, self.renderer, self.conduct, self.roster.members)
 
-    def authenticate(self, raw: bytes, submitted_by: str | None) -> SenderCheck:
+    def authenticate(self, message: ParsedMessage, raw: bytes, arrival: Arrival) -> SenderCheck:
+        assert message.tree is not None
         return check_sender(
-            raw, self.roster, self.settings.authentication, dnsfunc=self.dnsfunc, submitted_by=submitted_by
+            message.tree, raw, self.roster, self.settings.authentication, arrival=arrival, dnsfunc=self.dnsfunc
         )
 
 
@@ -115,7 +116,7 @@ def process_batch(svc: Services, inbound_ids: Sequence[int]) -> list[Outcome]:
             continue
         inbound, mail_from, raw = loaded
         try:
-            ready.append((inbound, mail_from, understand(raw, mail_from, svc, inbound.submitted_by)))
+            ready.append((inbound, mail_from, understand(raw, mail_from, svc, inbound.arrival)))
         except ParseFailure as exc:
             outcomes[inbound_id] = quarantine(svc.engine, inbound_id, str(exc))
         except Exception as exc:  # a parser bug on one message must not block the others
@@ -141,16 +142,16 @@ def process_batch(svc: Services, inbound_ids: Sequence[int]) -> list[Outcome]:
     ]
 
 
-def understand(raw: bytes, envelope_from: str | None, svc: Services, submitted_by: str | None = None) -> _Understood:
+def understand(raw: bytes, envelope_from: str | None, svc: Services, arrival: Arrival) -> _Understood:
     """parse -> classify -> reply text -> who sent it: work on the bytes, no database."""
     message = parse_message(raw)
-    classification = classify(message, raw, envelope_from=envelope_from)
-    return _Understood(message, classification, reply_text(message), svc.authenticate(raw, submitted_by), raw)
+    classification = classify(message, envelope_from=envelope_from)
+    return _Understood(message, classification, reply_text(message), svc.authenticate(message, raw, arrival), raw)
 
 
 _i = t.inbound.c
 _LOAD = (
-    select(_i.id, _i.state, _i.case_id, _i.rcpt_to, _i.notify, _i.mail_from, _i.origin, t.blob.c.data)
+    select(_i.id, _i.state, _i.case_id, _i.rcpt_to, _i.notify, _i.mail_from, _i.origin, _i.source, t.blob.c.data)
     .join(t.blob, t.blob.c.id == _i.blob_id)
     .where(_i.id.in_(bindparam("ids", expanding=True)))
     .order_by(_i.id)
@@ -172,16 +173,17 @@ _BOUNCED = (
 def _load(engine: Engine, inbound_ids: Sequence[int]) -> dict[int, tuple[Inbound, str | None, bytes] | Outcome]:
     """The messages still to process, with their bytes; an Outcome for those already done."""
     with connection(engine, read_only=True) as conn:
-        rows: Sequence[Row[int, InboundState, int | None, list[str], bool, str | None, dict[str, Any], bytes]] = (
-            conn.execute(_LOAD, {"ids": list(inbound_ids)}).all()
-        )
+        rows: Sequence[
+            Row[int, InboundState, int | None, list[str], bool, str | None, dict[str, Any], InboundSource, bytes]
+        ] = conn.execute(_LOAD, {"ids": list(inbound_ids)}).all()
     loaded: dict[int, tuple[Inbound, str | None, bytes] | Outcome] = {}
-    for inbound_id, state, case_id, rcpt_to, notify, mail_from, origin, raw in rows:
+    for inbound_id, state, case_id, rcpt_to, notify, mail_from, origin, source, raw in rows:
         if state != InboundState.RECEIVED:
             loaded[inbound_id] = Outcome(inbound_id, InboundState(state), case_id)
         else:
-            submitted_by = (origin or {}).get("submitted_by")
-            loaded[inbound_id] = (Inbound(inbound_id, rcpt_to, notify, submitted_by), mail_from, raw)
+            origin = origin or {}
+            arrival = Arrival(InboundSource(source), origin.get("peer"), origin.get("submitted_by"))
+            loaded[inbound_id] = (Inbound(inbound_id, rcpt_to, notify, arrival), mail_from, raw)
     return loaded
 
 
@@ -294,7 +296,7 @@ def _forwarded_report(svc: Services, understood: _Understood) -> Address | None:
     """The original sender when an authenticated member forwards a report that reached them."""
     if not understood.sender.verified:
         return None
-    original = forwarded_sender(understood.raw, understood.message.text)
+    original = forwarded_sender(understood.message)
     if original is None or original.address.lower() in svc.insiders or svc.conduct.accepts(original.address):
         return None
     return original

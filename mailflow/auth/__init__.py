@@ -9,6 +9,16 @@ from __future__ import annotations
 
 from mailflow.auth.passwords import hash_password, verify_password
 from mailflow.auth.roster import Roster, RosterMember
-from mailflow.auth.sender import DnsFunc, SenderCheck, check_sender
+from mailflow.auth.sender import Arrival, DnsFunc, SenderCheck, check_sender, trusted_hop
 
-__all__ = ["DnsFunc", "Roster", "RosterMember", "SenderCheck", "check_sender", "hash_password", "verify_password"]
+__all__ = [
+    "Arrival",
+    "DnsFunc",
+    "Roster",
+    "RosterMember",
+    "SenderCheck",
+    "check_sender",
+    "hash_password",
+    "trusted_hop",
+    "verify_password",
+]

@@ -1,4 +1,4 @@
-"""The header section of raw mail, in order, and the one mailbox of its From field.
+"""The header section of a message, in order, and the one mailbox of its From field.
 
 Authentication needs what the message really says, not a forgiving reading of it: the header
 fields in their original order (where an Authentication-Results field sits relative to the first
@@ -13,37 +13,25 @@ from dataclasses import dataclass
 from email.errors import MessageDefect, ObsoleteHeaderDefect
 from email.policy import default as default_policy
 
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
-_LINE = re.compile(rb"\r?\n")
-_FIELD_NAME = re.compile(r"^[!-9;-~]+$")  # printable ASCII except ':'
-_FOLD = re.compile(r"\r?\n(?=[ \t])")
+from mailflow.mime.tree import MessageTree
+
+_OWN_TRACE = re.compile(r"\bby\s+\S+\s+\(mailflow\)", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
 class HeaderField:
     name: str  # lowercased
-    value: str  # unfolded, decoded as UTF-8 (undecodable bytes kept as surrogates)
+    value: str  # unfolded, not decoded (8-bit bytes read as UTF-8)
 
 
-def header_fields(raw: bytes) -> tuple[HeaderField, ...]:
-    """The header fields of ``raw`` from the top, unfolded; stops at the first line that is not a field."""
-    end = _HEADER_END.search(raw)
-    section = raw[: end.start()] if end else raw
-    fields: list[tuple[str, list[str]]] = []
-    for number, line_bytes in enumerate(_LINE.split(section)):
-        line = line_bytes.decode("utf-8", "surrogateescape")
-        if line[:1] in (" ", "\t"):
-            if fields:
-                fields[-1][1].append(line)
-            continue
-        name, colon, value = line.partition(":")
-        name = name.rstrip(" \t")
-        if not colon or not _FIELD_NAME.match(name):
-            if number == 0 and line.startswith("From "):
-                continue  # an mbox "From " separator line
-            break
-        fields.append((name.lower(), [value]))
-    return tuple(HeaderField(name, _FOLD.sub("", "\n".join(parts)).strip()) for name, parts in fields)
+def header_fields(tree: MessageTree) -> tuple[HeaderField, ...]:
+    """The header fields of the message from the top, in order, unfolded, as the MIME reading
+    took them apart; without the Received trace our own intake wrote on top (it is not a hop the
+    message claims to have passed: it is us)."""
+    fields = tuple(HeaderField(h.key, h.raw) for h in tree.headers)
+    if fields and fields[0].name == "received" and _OWN_TRACE.search(fields[0].value):
+        return fields[1:]
+    return fields
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """Authentication-Results (RFC 8601) that we may believe, and what they vouch for.
 
 A message can carry any Authentication-Results field its sender cares to write. One is believed
-only when both hold:
+only when the message came to us from a trusted hop (``mailflow.auth.sender`` decides by the
+connection: ``[authentication] trusted_relays``) and both hold:
 
 * its authserv-id is one of ``[authentication] trusted_authserv_ids`` (our own MTA), and
 * it sits above the first Received field: the trusted hop adds its result and its Received at
@@ -32,6 +33,10 @@ class Vouch:
 
     method: str | None
     reasons: tuple[str, ...] = ()
+    failed: bool = False
+    """A believed result says the From domain's mail failed: ``dmarc=fail`` for it, or DKIM not
+    passing for it while ``spf=fail``. Mail in a party's name that fails this way is a forgery
+    until shown otherwise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +85,24 @@ def check_authentication_results(fields: tuple[HeaderField, ...], trusted: Itera
                 reasons.append(_why_not(authserv_id, result))
     if not any(r.method in ("dkim", "dmarc") for _, results in believed for r in results):
         reasons.append("no trusted Authentication-Results with a DKIM or DMARC result")
-    return Vouch(None, tuple(reasons))
+    return Vouch(None, tuple(reasons), failed=any(_fails(results, from_domain) for _, results in believed))
+
+
+def _fails(results: list[_Result], from_domain: str) -> bool:
+    dmarc = [r for r in results if r.method == "dmarc"]
+    if any(
+        r.result == "fail" and _same_domain(r.properties.get("header.from", from_domain), from_domain) for r in dmarc
+    ):
+        return True
+    dkim_pass = any(
+        r.method == "dkim" and r.result == "pass" and aligned(_dkim_domain(r), from_domain) for r in results
+    )
+    spf_fail = any(r.method == "spf" and r.result == "fail" for r in results)
+    return spf_fail and not dkim_pass and not any(r.result == "pass" for r in dmarc)
+
+
+def _same_domain(first: str, second: str) -> bool:
+    return normalise_domain(first) == normalise_domain(second)
 
 
 def _parse(value: str) -> tuple[str, list[_Result]] | None:

@@ -7,9 +7,10 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Select, bindparam, select
 
+from mailflow.auth.sender import Arrival
 from mailflow.case import diary
 from mailflow.case import service as cases
-from mailflow.model import ConversationKind, DiaryKind, InboundState, MessageKind
+from mailflow.model import ConversationKind, DiaryKind, InboundSource, InboundState, MessageKind
 from mailflow.model import core as t
 from mailflow.parse.classify import Classification
 from mailflow.parse.message import Address, ParsedMessage
@@ -33,6 +34,9 @@ _OUTBOUND_BY_MESSAGE_ID: Select[int, int | None, int | None] = select(
 _CASE_REF = select(t.cases.c.id, t.cases.c.ref).where(t.cases.c.id == bindparam("case_id"))
 
 
+_SMTP = Arrival(InboundSource.SMTP)
+
+
 @dataclass(frozen=True, slots=True)
 class Inbound:
     """What the record step needs of a spooled message."""
@@ -40,8 +44,13 @@ class Inbound:
     id: int
     rcpt_to: list[str]
     notify: bool
-    submitted_by: str | None = None
-    """The member login of the submission listener that took it, if it came that way."""
+    arrival: Arrival = _SMTP
+    """How it reached us (the connection, or the submission listener's login)."""
+
+    @property
+    def submitted_by(self) -> str | None:
+        """The member login of the submission listener that took it, if it came that way."""
+        return self.arrival.submitted_by
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +91,11 @@ def answered_outbound(conn: Connection, classification: Classification) -> Answe
 
 
 def opens_case(classification: Classification) -> bool:
-    """Bounces and auto-replies never open a case; list and bulk mail is threaded like any other."""
-    return classification.kind not in (MessageKind.BOUNCE, MessageKind.AUTO_REPLY)
+    """Every message that belongs to no case opens one, except a delivery report: an automatic
+    mail that answers none of ours (a conference's report form sends with ``Auto-Submitted:
+    auto-generated``) may be a report, and no report goes unheard. A bounce that names no mail of
+    ours is stored and the chairs are told (``unplaced``)."""
+    return classification.kind is not MessageKind.BOUNCE
 
 
 def record(
@@ -97,9 +109,14 @@ def record(
     insiders: frozenset[str],
     now: datetime,
     reporter: Address | None = None,
+    unverified: bool = False,
 ) -> Recorded:
-    """``reporter``: for a forwarded report, the original sender (else the From of the message)."""
-    answered = answered_outbound(conn, classification) if not classification.may_answer else None
+    """``reporter``: for a forwarded report, the original sender (else the From of the message);
+    ``unverified``: it claims a member's or party's address and failed authentication."""
+    if thread.outbound_id is not None:
+        answered: Answered | None = Answered(thread.outbound_id, thread.case_id, thread.conversation_id)
+    else:
+        answered = answered_outbound(conn, classification) if not classification.may_answer else None
     case_id, conversation_id = thread.case_id, thread.conversation_id
     if case_id is None and answered is not None and answered.case_id is not None:
         case_id, conversation_id = answered.case_id, answered.conversation_id
@@ -137,6 +154,7 @@ def record(
         inbound_id=inbound.id,
         outbound_id=answered.id if answered else None,
         detail=_detail(thread, classification, conversation.id if conversation else None),
+        unverified=unverified,
     )
     cases.remember_message_ids(
         conn, case.id, [message.message_id], outgoing=False, conversation_id=conversation.id if conversation else None
@@ -172,4 +190,8 @@ def _detail(thread: Thread, classification: Classification, conversation_id: int
         detail["reasons"] = list(classification.reasons)
     if thread.tier is Tier.NEW and thread.related_case_id is not None:
         detail["possibly_related_case"] = thread.related_case_id
+    if thread.cited:
+        detail["cited_message_id"] = thread.cited
+    if thread.also_addressed:
+        detail["also_addressed"] = list(thread.also_addressed)
     return detail

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -163,6 +164,27 @@ def conversation_by_token(conn: Connection, ref: str, token: str) -> Conversatio
     return _conversation(row) if row and row[5] == ref else None
 
 
+_CASE_ADDRESS_TOKEN = re.compile(rb"\+\d{4}-\d{4,}\.([a-z2-7]{6,32})@", re.IGNORECASE)
+_TEAM_TOKENS: Select[str] = select(t.conversation.c.token).where(
+    t.conversation.c.token.in_(bindparam("tokens", expanding=True)),
+    t.conversation.c.kind == ConversationKind.TEAM,
+)
+
+
+def internal_tokens_in(conn: Connection, conduct: ConductAddress, raw: bytes) -> list[str]:
+    """The tokens of every case's internal address that ``raw`` mentions (any case: a member on
+    two cases may paste the other one's committee mail)."""
+    local = conduct.local.encode()
+    found = {
+        m.group(1).decode().lower()
+        for m in _CASE_ADDRESS_TOKEN.finditer(raw)
+        if raw[max(m.start() - len(local), 0) : m.start()].lower() == local
+    }
+    if not found:
+        return []
+    return list(conn.execute(_TEAM_TOKENS, {"tokens": sorted(found)}).scalars())
+
+
 def address_of(conduct: ConductAddress, ref: str, conv: ConversationRef) -> str:
     return conduct.case_address(ref, conv.token)
 
@@ -201,6 +223,16 @@ def cases_by_message_ids(conn: Connection, message_ids: tuple[str, ...]) -> list
 
 def conversations_of(conn: Connection, case_id: int) -> list[tuple[ConversationRef, list[dict[str, str]]]]:
     return [(_conversation(row), row[5]) for row in conn.execute(_CONVERSATIONS_OF, {"case_id": case_id})]
+
+
+_PROTECTED_ADDRESSES: Select[str | None] = select(t.party.c.address).where(
+    t.party.c.case_id == bindparam("case_id"), t.party.c.role.in_([PartyRole.REPORTER, PartyRole.HARMED])
+)
+
+
+def protected_addresses(conn: Connection, case_id: int) -> set[str]:
+    """The addresses of the case's reporters and harmed persons."""
+    return {a.lower() for a in conn.execute(_PROTECTED_ADDRESSES, {"case_id": case_id}).scalars() if a}
 
 
 def known_addresses(conn: Connection, case_id: int) -> set[str]:

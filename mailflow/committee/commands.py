@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, bindparam, select
 
 from mailflow.auth import RosterMember
-from mailflow.case import diary
+from mailflow.case import conversations, diary
 from mailflow.case.states import TransitionRefused, check_transition
 from mailflow.committee import parties, standing
 from mailflow.drafting import drafts, feedback
@@ -54,7 +54,7 @@ _SET_CASE = t.cases.update().where(t.cases.c.id == bindparam("case_id"))
 _DRAFTS = select(t.notice_draft.c.id, t.notice_draft.c.notice, t.notice_draft.c.owner, t.notice_draft.c.state).where(
     t.notice_draft.c.case_id == bindparam("case_id")
 )
-_ENTRY = select(t.diary.c.kind, t.diary.c.from_addr).where(
+_ENTRY = select(t.diary.c.kind, t.diary.c.from_addr, t.diary.c.unverified).where(
     t.diary.c.case_id == bindparam("case_id"), t.diary.c.seq == bindparam("seq")
 )
 
@@ -205,6 +205,12 @@ def _party(ctx: Context, args: str) -> str:
         raise CommandError("say who: /party ROLE NAME [<ADDRESS>] [aka ALIAS, ...]")
     party = parties.add(ctx.conn, ctx.case_id, role, name=name, address=address, aliases=aliases, now=ctx.now)
     said = f"{party.shown} added as {role.value}"
+    if role is PartyRole.REPORTER and address:
+        confirmed = conversations.confirm_reporter(
+            ctx.conn, ctx.case_id, address, name or "", by=ctx.member.name, now=ctx.now
+        )
+        if confirmed:
+            said += "; the reporter's conversation now goes to them"
     for member in ctx.roster:
         if (address and address in (a.lower() for a in member.addresses)) or (
             name and name.casefold() == member.name.casefold()
@@ -245,6 +251,11 @@ def _permission(ctx: Context, args: str) -> str:
     if not party.address or (row[1] or "").lower() != party.address.lower():
         raise CommandError(
             f"entry {seq_text} is not a message from {party.shown}: written permission must come from the person"
+        )
+    if row[2]:
+        raise CommandError(
+            f"entry {seq_text} is unverified (it failed authentication for its sender's domain, so it may be forged):"
+            f" written permission must come from {party.shown} themself; ask them again and record that answer"
         )
     parties.record_permission(ctx.conn, party, int(seq_text))
     return f"{party.shown} gave written permission to disclose (diary entry {seq_text})"

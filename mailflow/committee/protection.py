@@ -3,29 +3,59 @@
 "Protecting reporters is our first priority. Never forward communication or disclose identities of
 reporters outside of the code of conduct committee, without the express written permission of the
 person concerned." (Django communications guidelines.) Reporters and harmed persons are protected
-with every name, address and alias the case knows and with the words of every message they wrote;
-written permission recorded with ``/permission`` lifts it. While a case is under investigation the
-reported person's identity is held back from third parties too.
+with every name, address, alias and phone number the case knows, with everything they gave us
+(every body part, subject and attachment text of every message they sent, read by the one MIME
+reading, whole: not only the extracted reply) and with the files they sent (by SHA-256); written
+permission recorded with ``/permission`` lifts it. The report that opened the case is the first
+reporter's, also when a member forwarded it. While a case is under investigation the reported
+person's identity is held back from third parties too.
+
+What the committee writes for itself is protected from every party (``CommitteeOnly``): the case's
+internal address, approval tokens, command lines and notes, and the members' mail in the case's
+internal thread.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Select, bindparam, func, select
 
 from mailflow.committee import parties
-from mailflow.model import CaseState, PartyRole
+from mailflow.mime.surfaces import read_surfaces
+from mailflow.model import CaseState, ConversationKind, DiaryKind, OutboundKind, PartyRole
 from mailflow.model import core as t
 from mailflow.policy.exposure import Identity
-from mailflow.policy.gate import Protected
+from mailflow.policy.outgoing import CommitteeOnly, Protected
 
-_d = t.diary.c
-_WORDS_OF: Select[int, str | None] = select(_d.seq, _d.new_text).where(
-    _d.case_id == bindparam("case_id"),
-    func.lower(_d.from_addr) == bindparam("address"),
-    _d.inbound_id.is_not(None),
+_d, _i, _m, _o = t.diary.c, t.inbound.c, t.case_message_id.c, t.outbound.c
+_RECEIVED: Select[int, DiaryKind, str | None, str | None, int | None, bytes] = (
+    select(_d.seq, _d.kind, func.lower(_d.from_addr), _d.new_text, _m.conversation_id, t.blob.c.data)
+    .join(t.inbound, t.inbound.c.id == _d.inbound_id)
+    .join(t.blob, t.blob.c.id == _i.blob_id)
+    .outerjoin(
+        t.case_message_id,
+        (_m.case_id == _d.case_id) & (_m.message_id == _d.message_id) & _m.outgoing.is_(False),
+    )
+    .where(_d.case_id == bindparam("case_id"))
+    .order_by(_d.seq)
 )
+_COMMANDS: Select[int, dict[str, object]] = select(_d.seq, _d.detail).where(
+    _d.case_id == bindparam("case_id"), _d.kind == DiaryKind.COMMAND
+)
+_SENT_TO_PEOPLE: Select[list[str], bytes] = (
+    select(_o.recipients, t.blob.c.data)
+    .join(t.blob, t.blob.c.id == _o.blob_id)
+    .where(
+        _o.case_id == bindparam("case_id"),
+        _o.kind.in_([OutboundKind.ACKNOWLEDGEMENT, OutboundKind.RELAY, OutboundKind.NOTICE]),
+    )
+)
+_TEAM_TOKEN: Select[int, str] = select(t.conversation.c.id, t.conversation.c.token).where(
+    t.conversation.c.case_id == bindparam("case_id"), t.conversation.c.kind == ConversationKind.TEAM
+)
+_APPROVAL_TOKENS: Select[str] = select(t.notice_draft.c.token).where(t.notice_draft.c.case_id == bindparam("case_id"))
 _STATE = select(t.cases.c.state).where(t.cases.c.id == bindparam("case_id"))
 
 UNDER_INVESTIGATION = frozenset({CaseState.INVESTIGATING})
@@ -37,6 +67,9 @@ class CaseProtection:
     withheld: tuple[Identity, ...]
     """Identities held back from anyone who is not themselves or a protected person."""
     protected_addresses: frozenset[str]
+    committee_only: tuple[CommitteeOnly, ...] = ()
+    ours: tuple[str, ...] = ()
+    """What the committee sent the protected people (they may quote it back: not their words)."""
 
 
 def _identity(label: str, party: parties.PartyView) -> Identity:
@@ -48,22 +81,74 @@ def _identity(label: str, party: parties.PartyView) -> Identity:
     )
 
 
-def of_case(conn: Connection, case_id: int) -> CaseProtection:
-    protected: list[Protected] = []
-    withheld: list[Identity] = []
-    addresses: set[str] = set()
-    counts: dict[PartyRole, int] = {}
+@dataclass
+class _Gathered:
+    texts: list[tuple[str, str]]
+    hashes: set[str]
+
+
+def of_case(conn: Connection, case_id: int, insiders: Iterable[str] = ()) -> CaseProtection:
+    members = {a.lower() for a in insiders}
     state = CaseState(conn.execute(_STATE, {"case_id": case_id}).scalar_one())
+    labelled: list[tuple[str, parties.PartyView]] = []
+    counts: dict[PartyRole, int] = {}
     for party in parties.of_case(conn, case_id):
         counts[party.role] = counts.get(party.role, 0) + 1
-        label = f"{party.role.value} #{counts[party.role]}"
-        if party.role in parties.PROTECTED_ROLES:
-            texts: tuple[tuple[str, str], ...] = ()
-            if party.address:
-                addresses.add(party.address.lower())
-                rows = conn.execute(_WORDS_OF, {"case_id": case_id, "address": party.address.lower()})
-                texts = tuple((f"{label}'s message (diary entry {seq})", text) for seq, text in rows if text)
-            protected.append(Protected(_identity(label, party), texts, permitted=party.permission_seq is not None))
-        elif party.role is PartyRole.REPORTED and state in UNDER_INVESTIGATION:
-            withheld.append(_identity(label, party))
-    return CaseProtection(tuple(protected), tuple(withheld), frozenset(addresses))
+        labelled.append((f"{party.role.value} #{counts[party.role]}", party))
+    protected_people = [(label, p) for label, p in labelled if p.role in parties.PROTECTED_ROLES]
+    by_address = {p.address.lower(): label for label, p in protected_people if p.address}
+    first_reporter = next((label for label, p in protected_people if p.role is PartyRole.REPORTER), None)
+    gathered = {label: _Gathered([], set()) for label, _ in protected_people}
+    team_id, team_token = conn.execute(_TEAM_TOKEN, {"case_id": case_id}).one()
+    secrets = [CommitteeOnly("the case's internal address", team_token)]
+    for seq, kind, sender, new_text, conversation_id, raw in conn.execute(_RECEIVED, {"case_id": case_id}):
+        owner = first_reporter if kind == DiaryKind.REPORT else by_address.get(sender or "")
+        if owner is not None:
+            _gather(gathered[owner], f"{owner}'s message (diary entry {seq})", raw)
+        elif sender in members and conversation_id == team_id and new_text:
+            secrets.append(CommitteeOnly(f"a member's internal mail (diary entry {seq})", new_text, literal=False))
+    for seq, detail in conn.execute(_COMMANDS, {"case_id": case_id}):
+        line = str((detail or {}).get("command") or "").lstrip("/")
+        if line:
+            secrets.append(CommitteeOnly(f"a command (diary entry {seq})", line, literal=False))
+    secrets.extend(
+        CommitteeOnly("an approval token", token) for (token,) in conn.execute(_APPROVAL_TOKENS, {"case_id": case_id})
+    )
+    protected = tuple(
+        Protected(
+            _identity(label, party),
+            tuple(gathered[label].texts),
+            permitted=party.permission_seq is not None,
+            hashes=frozenset(gathered[label].hashes),
+        )
+        for label, party in protected_people
+    )
+    withheld = tuple(
+        _identity(label, p) for label, p in labelled if p.role is PartyRole.REPORTED and state in UNDER_INVESTIGATION
+    )
+    return CaseProtection(
+        protected,
+        withheld,
+        frozenset(by_address),
+        tuple(secrets),
+        _sent_to(conn, case_id, frozenset(by_address)),
+    )
+
+
+def _gather(into: _Gathered, label: str, raw: bytes) -> None:
+    """Everything of one message a protected person sent: subject, every body part, every
+    attachment's text (the same reading the gate applies to outgoing mail), and its files."""
+    seen = read_surfaces(raw, ("Subject",))
+    into.texts.extend((label, s.text) for s in seen.surfaces if s.encoded is None and s.text.strip())
+    into.hashes.update(sha for _, sha in seen.files)
+
+
+def _sent_to(conn: Connection, case_id: int, addresses: frozenset[str]) -> tuple[str, ...]:
+    if not addresses:
+        return ()
+    texts: list[str] = []
+    for recipients, raw in conn.execute(_SENT_TO_PEOPLE, {"case_id": case_id}):
+        if any(str(r).lower() in addresses for r in recipients or ()):
+            seen = read_surfaces(raw, ())
+            texts.extend(s.text for s in seen.surfaces if s.body)
+    return tuple(texts)

@@ -196,7 +196,6 @@ def _alert(
             auto_submitted="auto-generated",
         ),
         kind=OutboundKind.SYSTEM,
-        mail_from=str(ctx.conduct),
         case_id=case.id,
         conversation_id=team.id,
         now=now,

@@ -33,7 +33,7 @@ from mailflow.outbound.render import Renderer, TemplateError
 from mailflow.parse.addresses import ConductAddress, new_token
 from mailflow.parse.message import Address
 from mailflow.parse.subject import with_tag
-from mailflow.policy.gate import Decision, Recipient
+from mailflow.policy.outgoing import Decision, Recipient
 from mailflow.route import relay
 
 AWAITING = "awaiting_approval"
@@ -378,7 +378,6 @@ def _request_approval(
             auto_submitted="auto-generated",
         ),
         kind=OutboundKind.APPROVAL_REQUEST,
-        mail_from=str(ctx.conduct),
         case_id=draft.case_id,
         conversation_id=team.id,
         now=now,
@@ -446,12 +445,11 @@ def approve(
             detail={"draft": draft.id, "rules": sorted({v.rule for v in decision.violations})},
         )
         return Decided(draft, HELD, "approved, but the policy gate held it:\n" + decision.explain(), None, head)
-    content, address = _content(conn, ctx, draft, text)
+    content, _ = _content(conn, ctx, draft, text)
     sent = outbox.draft(
         conn,
         content,
         kind=OutboundKind.NOTICE,
-        mail_from=address,
         case_id=draft.case_id,
         conversation_id=draft.conversation_id,
         now=now,

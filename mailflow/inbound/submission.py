@@ -34,6 +34,7 @@ from mailflow.auth.roster import Roster, RosterMember
 from mailflow.config import Settings
 from mailflow.errors import ConfigError
 from mailflow.inbound.smtp import _Enhanced
+from mailflow.mime.tree import read_message
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +244,7 @@ class SubmissionHooks:
         if login is None:
             return "530 5.7.0 Authentication required"
         raw = envelope.original_content or b""
-        sender = from_mailbox(header_fields(raw))
+        sender = from_mailbox(header_fields(read_message(raw)))
         if sender.address is None:
             return f"550 5.7.1 The From header is not usable: {sender.problem}"
         if not login.member.owns(sender.address):

@@ -66,6 +66,8 @@ class Limits:
 
     max_depth: int = 8
     """Nested messages, archives and documents inside each other."""
+    max_mime_depth: int = 50
+    """Multiparts inside multiparts within one message."""
     max_parts: int = 2000
     """MIME parts of one message, all levels."""
     max_members: int = 2000

@@ -1,6 +1,7 @@
 """sqlmodel tables and the enumerations stored in them."""
 
 from mailflow.model.tables import (
+    Alert,
     Blob,
     Case,
     CaseMember,
@@ -8,15 +9,18 @@ from mailflow.model.tables import (
     Conversation,
     DeadlineFired,
     DiaryEntry,
+    HeldMail,
     InboundMessage,
     NoticeDraft,
     OutboundMessage,
     Party,
 )
 from mailflow.model.types import (
+    AlertKind,
     CaseState,
     ConversationKind,
     DiaryKind,
+    HeldState,
     InboundSource,
     InboundState,
     MessageKind,
@@ -26,6 +30,8 @@ from mailflow.model.types import (
 )
 
 __all__ = [
+    "Alert",
+    "AlertKind",
     "Blob",
     "Case",
     "CaseMember",
@@ -36,6 +42,8 @@ __all__ = [
     "DeadlineFired",
     "DiaryEntry",
     "DiaryKind",
+    "HeldMail",
+    "HeldState",
     "InboundMessage",
     "InboundSource",
     "InboundState",

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mailflow.model.tables import (
+    Alert,
     Blob,
     Case,
     CaseMember,
@@ -21,6 +22,7 @@ from mailflow.model.tables import (
     Conversation,
     DeadlineFired,
     DiaryEntry,
+    HeldMail,
     InboundMessage,
     NoticeDraft,
     OutboundMessage,
@@ -38,6 +40,8 @@ outbound: Table = OutboundMessage.__table__  # type: ignore[attr-defined]
 case_member: Table = CaseMember.__table__  # type: ignore[attr-defined]
 notice_draft: Table = NoticeDraft.__table__  # type: ignore[attr-defined]
 deadline_fired: Table = DeadlineFired.__table__  # type: ignore[attr-defined]
+held_mail: Table = HeldMail.__table__  # type: ignore[attr-defined]
+alert: Table = Alert.__table__  # type: ignore[attr-defined]
 
 
 _IGNORING: dict[tuple[str, str], Any] = {}

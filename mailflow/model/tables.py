@@ -12,9 +12,11 @@ from sqlmodel import Field, SQLModel
 
 from mailflow.clock import utcnow
 from mailflow.model.types import (
+    AlertKind,
     CaseState,
     ConversationKind,
     DiaryKind,
+    HeldState,
     InboundSource,
     InboundState,
     MessageKind,
@@ -153,6 +155,9 @@ class DiaryEntry(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+    unverified: bool = False
+    """Mail in a member's or a party's name that failed authentication: never that person's own word
+    (no command obeyed, no permission taken from it)."""
 
     __table_args__ = (UniqueConstraint("case_id", "seq"),)
 
@@ -181,6 +186,47 @@ class OutboundMessage(SQLModel, table=True):
     primary_recipient: str | None = Field(default=None, index=True)
     subject: str = ""
     blob_id: int = Field(foreign_key="blob.id")
+    bounce_token: str | None = Field(default=None, unique=True, max_length=32)
+    """The return path is ``conduct+bounce.TOKEN@``: only a bounce sent there counts for this mail (VERP)."""
+
+
+class HeldMail(SQLModel, table=True):
+    """Outgoing mail the policy gate held: its bytes wait in the outbox (state held) until a chair
+    releases it, with the reason, or it is superseded."""
+
+    __tablename__ = "held_mail"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    outbound_id: int = Field(foreign_key="outbound_message.id")
+    conversation_id: int | None = Field(default=None, foreign_key="conversation.id")
+    author: str = Field(max_length=200)
+    """The member who wrote it (or "mailflow" for a notice)."""
+    token: str = Field(unique=True, max_length=32)
+    """Carried by the hold notice to the chairs: a chair's "release REASON" counts only with it, once."""
+    rules: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    summaries: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    recipients: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    """Who it would go to (name, address): the conversation's recipients once it is released."""
+    state: HeldState = _enum(HeldState, HeldState.HELD, index=True)
+    created_at: datetime = _now_column()
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decided_by: str | None = Field(default=None, max_length=200)
+    reason: str | None = None
+
+
+class Alert(SQLModel, table=True):
+    """Something the chairs must hear of: sent in a digest (at most one mail per kind a day)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: AlertKind = _enum(AlertKind, index=True)
+    case_id: int | None = Field(default=None, foreign_key="cases.id")
+    inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id")
+    outbound_id: int | None = Field(default=None, foreign_key="outbound_message.id")
+    summary: str = ""
+    """What happened, for the chairs: no body, no reporter's address."""
+    created_at: datetime = _now_column()
+    notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
 
 
 class ImapWatermark(SQLModel, table=True):

@@ -87,6 +87,8 @@ class DiaryKind(StrEnum):
     COMMAND = "command"
     STATE = "state"
     HELD = "held"
+    RELEASED = "released"  # a chair let a held mail go, with the reason
+    RECIPIENTS = "recipients"  # a conversation's outside recipients changed (to_addrs: who is on it now)
     DUPLICATE = "duplicate"
     DELIVERY_FAILED = "delivery_failed"
 
@@ -99,6 +101,22 @@ class OutboundState(StrEnum):
     FAILED = "failed"
     HELD = "held"
     BOUNCED = "bounced"  # handed over, then a bounce came back naming it
+
+
+class HeldState(StrEnum):
+    HELD = "held"  # waiting: a chair may release it
+    RELEASED = "released"  # a chair let it go; it was queued
+    SUPERSEDED = "superseded"  # never sent (the author sent a fixed mail, or the case closed)
+
+
+class AlertKind(StrEnum):
+    """What the chairs must hear of that has no case mail of its own to tell them."""
+
+    UNPLACED = "unplaced"  # a stored message that belongs to no case
+    QUARANTINED = "quarantined"  # a message that could not be processed
+    HELD = "held"  # outgoing mail the policy gate held
+    DELIVERY_FAILED = "delivery_failed"  # a mail that could not be delivered
+    BOUNCED = "bounced"  # a mail that came back
 
 
 class OutboundKind(StrEnum):

@@ -24,6 +24,7 @@ from mailflow.model import Case, DiaryKind, OutboundKind, OutboundMessage, Outbo
 from mailflow.model import core as t
 from mailflow.outbound.compose import Draft, compose, new_message_id
 from mailflow.outbound.transport import Transport
+from mailflow.parse.addresses import ConductAddress, new_token
 
 STALE_SENDING = timedelta(minutes=10)
 MAX_BACKOFF = timedelta(hours=1)
@@ -85,16 +86,20 @@ def draft(
     content: Draft,
     *,
     kind: OutboundKind,
-    mail_from: str,
     case_id: int | None = None,
     conversation_id: int | None = None,
     now: datetime | None = None,
     state: OutboundState = OutboundState.QUEUED,
     diary_head: diary.Head | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> Drafted:
-    """Store a mail ready to send and, for case mail, record it in the diary."""
+    """Store a mail ready to send and, for case mail, record it in the diary. Its envelope sender is
+    a return path of its own (``conduct+bounce.TOKEN@``, VERP): only a bounce that comes back there
+    says that this mail was not delivered."""
     now = now or utcnow()
     message_id = new_message_id(content.from_addr.rpartition("@")[2])
+    bounce_token = new_token()
+    mail_from = ConductAddress.parse(content.from_addr).bounce_address(bounce_token)
     raw = compose(content, message_id, now)
     blob_id: int = conn.execute(_INSERT_BLOB, {"data": raw}).scalar_one()
     recipients = [a.address for a in (*content.to, *content.cc)]
@@ -114,6 +119,7 @@ def draft(
             "primary_recipient": recipients[0].lower() if recipients else None,
             "subject": content.subject,
             "blob_id": blob_id,
+            "bounce_token": bounce_token,
         },
     ).scalar_one()
     head = None
@@ -122,7 +128,7 @@ def draft(
         _, head = diary.append(
             conn,
             case_id,
-            DiaryKind.SENT,
+            DiaryKind.HELD if state is OutboundState.HELD else DiaryKind.SENT,
             after=diary_head,
             at=now,
             actor="mailflow",
@@ -132,7 +138,7 @@ def draft(
             message_id=message_id,
             new_text=content.text,
             outbound_id=outbound_id,
-            detail={"kind": kind.value, "state": state.value},
+            detail={"kind": kind.value, "state": state.value, **(detail or {})},
         )
     return Drafted(outbound_id, message_id, head)
 

@@ -2,6 +2,8 @@
 
 A case address reads ``conduct+2026-0007.k3f9q2abcd@example.org``: the case reference for people,
 and a random token (stored in the database, so revocable and countable) that makes it unguessable.
+Every outgoing mail has a return path of its own, ``conduct+bounce.TOKEN@example.org`` (VERP):
+a bounce counts for a mail only when it comes back to that address.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from base64 import b32encode
 from dataclasses import dataclass
 
 _CASE_DETAIL = re.compile(r"^(?P<ref>\d{4}-\d{4,})\.(?P<token>[a-z2-7]{6,32})$")
+_BOUNCE_DETAIL = re.compile(r"^bounce\.(?P<token>[a-z2-7]{6,32})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,15 @@ class ConductAddress:
 
     def case_address(self, ref: str, token: str) -> str:
         return f"{self.local}+{ref}.{token}@{self.domain}"
+
+    def bounce_address(self, token: str) -> str:
+        """The return path of one outgoing mail (VERP): only a bounce sent here counts for it."""
+        return f"{self.local}+bounce.{token}@{self.domain}"
+
+    def bounce_token(self, address: str) -> str | None:
+        detail = self.detail(address)
+        match = _BOUNCE_DETAIL.match(detail) if detail else None
+        return match["token"] if match else None
 
     def case_token(self, address: str) -> CaseToken | None:
         detail = self.detail(address)

@@ -40,14 +40,14 @@ import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses
 
 from flufl.bounce import scan_message
 
+from mailflow.mime.headers import decode_words
+from mailflow.mime.html import html_to_text
 from mailflow.model.types import MessageKind
-from mailflow.parse.html import html_to_text
 from mailflow.parse.message import ParsedMessage, message_ids, normalize_address
 
 # flufl.bounce logs each detector it runs and a traceback when one trips over odd input; we catch
@@ -222,11 +222,7 @@ class _Headers:
 
 
 def _decoded(value: object) -> str:
-    try:
-        text = str(make_header(decode_header(str(value))))
-    except Exception:  # an undecodable header is kept as its raw text
-        text = str(value)
-    return " ".join(text.split())
+    return " ".join(decode_words(str(value)).split())
 
 
 def _token(value: str) -> str:
@@ -236,17 +232,6 @@ def _token(value: str) -> str:
 
 # --------------------------------------------------------------------------------------------------
 # MIME structure
-
-
-def _reparse(raw: bytes) -> Message | None:
-    """The stdlib's view of the MIME tree (compat32, as flufl.bounce expects)."""
-    data = raw.removeprefix(b"\xef\xbb\xbf")
-    # A few real files start with blank lines before the header; read the header anyway.
-    data = data.lstrip(b"\r\n")
-    try:
-        return email.message_from_bytes(data, policy=email.policy.compat32)
-    except Exception:  # RecursionError on absurd nesting, or anything else: headers only
-        return None
 
 
 @dataclass
@@ -650,9 +635,10 @@ def _unique(values: Iterable[str], exclude: str | None = None, limit: int = _MAX
 # --------------------------------------------------------------------------------------------------
 
 
-def classify(message: ParsedMessage, raw: bytes, *, envelope_from: str | None) -> Classification:
-    """Decide what sent ``message`` (parsed from ``raw``); ``envelope_from`` "" is the null sender <>."""
-    mime = _reparse(raw)
+def classify(message: ParsedMessage, *, envelope_from: str | None) -> Classification:
+    """Decide what sent ``message``; ``envelope_from`` "" is the null sender <>. The MIME structure
+    is the one the message was parsed into (flufl.bounce reads the same object)."""
+    mime = message.tree.source if message.tree is not None else None
     headers = _Headers(message, mime)
     structure = _structure(mime)
     ev = _Evidence()

@@ -3,61 +3,52 @@
 Jupyter's manual: event delegates "will forward any reports to the Committee"; Django's
 guidelines: "forward replies that had the address removed". The original sender, not the member, is the
 reporter of the case that opens. Two shapes are recognised: an attached ``message/rfc822`` part,
-and an inline forward whose header block (Gmail, Outlook, Apple Mail, Thunderbird, K-9 and most
-mobile clients) names the original ``From:``.
+and an inline forward whose separator and header block (Gmail, Outlook, Apple Mail, Thunderbird,
+K-9 and most mobile clients, in their languages: ``mailflow.mime.separators``) names the original
+``From:``.
 """
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
-from email.message import Message
-from email.utils import getaddresses
-from typing import cast
 
-from mailflow.parse.message import Address
+from mailflow.mime import separators
+from mailflow.mime.headers import mailboxes
+from mailflow.parse.message import Address, ParsedMessage
 
-_INLINE_START = re.compile(
-    r"^\s*(?:-{2,}\s*(?:Forwarded message|Original Message|Forwarded Message|Weitergeleitete Nachricht"
-    r"|Message transféré|Mensaje reenviado|Doorgestuurd bericht)\s*-{2,}|Begin forwarded message:)\s*$",
-    re.IGNORECASE | re.MULTILINE,
+_FROM_LINE = re.compile(
+    r"^\s*\*?(?:" + separators.FROM_LABELS + r")\*?\s*[:\uff1a]\s*\*?(?P<value>.+?)\*?\s*$", re.IGNORECASE
 )
-_FROM_LINE = re.compile(r"^\s*(?:\*?From\*?|Von|De|Van|Från)\s*:\s*\*?(?P<value>.+?)\*?\s*$", re.IGNORECASE)
 _HEADER_LINES = 12
 
 
-def forwarded_sender(raw: bytes, text: str) -> Address | None:
+def forwarded_sender(message: ParsedMessage) -> Address | None:
     """The original sender of a forwarded report, or None when the mail is not a forward."""
-    return _attached(raw) or _inline(text)
+    return _attached(message) or _inline(message.text)
 
 
 def _address(value: str) -> Address | None:
     value = value.replace("[mailto:", "<").replace("]", ">") if "[mailto:" in value else value
-    for name, address in getaddresses([value]):
-        if "@" in address and "." in address.rpartition("@")[2]:
-            local, _, domain = address.rpartition("@")
-            return Address(name.strip(), f"{local}@{domain.lower()}")
+    for mailbox in mailboxes([value]):
+        if "." in mailbox.address.rpartition("@")[2]:
+            return Address(mailbox.name, mailbox.address)
     return None
 
 
-def _attached(raw: bytes) -> Address | None:
-    message = email.message_from_bytes(raw, policy=email.policy.default)
-    for part in message.walk():
-        if part.get_content_type() != "message/rfc822":
-            continue
-        payload = part.get_payload()
-        # a parsed message/rfc822 part holds a list of one Message (typeshed allows str items too)
-        inner = cast("Message | None", payload[0] if isinstance(payload, list) and payload else None)
-        if inner is not None and inner.get("From"):
-            found = _address(str(inner.get("From")))
-            if found:
-                return found
+def _attached(message: ParsedMessage) -> Address | None:
+    if message.tree is None:
+        return None
+    for part in message.tree.walk(into_attached=False):
+        if part.content_type == "message/rfc822" and part.attached is not None:
+            for sender in part.attached.raw_header_all("from"):
+                found = _address(sender)
+                if found:
+                    return found
     return None
 
 
 def _inline(text: str) -> Address | None:
-    match = _INLINE_START.search(text)
+    match = separators.FORWARD_START.search(text)
     if match is None:
         return None
     for line in text[match.end() :].lstrip("\r\n").splitlines()[:_HEADER_LINES]:

@@ -1,35 +1,33 @@
 """Raw bytes -> ParsedMessage, a frozen value that the rest of the flow reads instead of headers.
 
-mail-parser does the MIME work (decoding, charset recovery, defects); this module picks out what
-threading, classification and the diary need, normalises it once, and never raises on odd input
-except with ParseFailure naming why.
+The one MIME reading (``mailflow.mime.tree``) takes the message apart once; this module picks out
+what threading, classification and the diary need, normalises it once, and never raises on odd
+input except with ParseFailure naming why. The part tree travels with the message
+(``ParsedMessage.tree``), so that nobody after us parses the bytes again.
+
+Which parts are the body follows the rules mail clients (and mail-parser, which we used before)
+apply: every text/plain or text/html part, at any depth (also inside a forwarded message), that is
+not an attachment; a part is an attachment when it has a file name, a Content-ID without being
+text, is RTF, or says ``Content-Disposition: attachment``.
 """
 
 from __future__ import annotations
 
-import email
-import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.message import Message
-from email.policy import compat32
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 from types import MappingProxyType
 
-import mailparser
-
 from mailflow.errors import ParseFailure
-from mailflow.parse.html import html_to_text
-
-# mail-parser narrates every part it does not render ("Email content 'gif' not handled"):
-# noise in an operator's log, and part names can echo attachment names.
-logging.getLogger("mailparser").setLevel(logging.ERROR)
-log = logging.getLogger(__name__)
+from mailflow.mime.charset import decode_bytes
+from mailflow.mime.headers import Mailbox
+from mailflow.mime.html import html_to_text
+from mailflow.mime.reading import Budget
+from mailflow.mime.tree import MessageTree, Part, read_message
 
 _MSGID_RE = re.compile(r"<([^<>\s]+)>")
-_LINE_BREAKS = re.compile(r"[\r\n]+\s*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +44,7 @@ class Attachment:
     filename: str | None
     content_type: str
     size: int
+    sha256: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +66,8 @@ class ParsedMessage:
     attachments: tuple[Attachment, ...] = ()
     defects: tuple[str, ...] = ()
     headers: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    tree: MessageTree | None = field(default=None, compare=False, repr=False)
+    """The message's parts as the MIME reading took them apart (None only for hand-made values)."""
 
     def header(self, name: str) -> str:
         """The first value of a header, decoded, or ''."""
@@ -111,33 +112,8 @@ def _clean(value: str) -> str:
     return value.replace("\x00", "") if "\x00" in value else value
 
 
-def _one_line(value: object) -> str:
-    if isinstance(value, list):
-        value = " ".join(str(v) for v in value)
-    return _clean(_LINE_BREAKS.sub(" ", str(value or "")).strip())
-
-
-def _addresses(pairs: object) -> tuple[Address, ...]:
-    result = []
-    for pair in pairs or ():  # type: ignore[attr-defined]
-        name, addr = pair
-        if addr and "@" in addr:
-            result.append(Address(_one_line(name), normalize_address(addr)))
-    return tuple(result)
-
-
-def _headers(message: Message) -> Mapping[str, tuple[str, ...]]:
-    index: dict[str, list[str]] = {}
-    for name, value in message.items():
-        index.setdefault(name.lower(), []).append(_one_line(_header_text(value)))
-    return MappingProxyType({k: tuple(v) for k, v in index.items()})
-
-
-def _header_text(value: object) -> str:
-    try:
-        return str(mailparser.utils.decode_header_part(value))
-    except Exception:  # an undecodable header is kept as its raw text
-        return str(value)
+def _addresses(found: tuple[Mailbox, ...]) -> tuple[Address, ...]:
+    return tuple(Address(_clean(m.name), _clean(m.address)) for m in found)
 
 
 def _date(value: str) -> datetime | None:
@@ -150,62 +126,16 @@ def _date(value: str) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def _attachments(mail: mailparser.MailParser) -> tuple[Attachment, ...]:
-    result = []
-    for item in mail.attachments:
-        payload = item.get("payload") or ""
-        result.append(
-            Attachment(
-                filename=_one_line(item.get("filename")) or None,
-                content_type=str(item.get("mail_content_type") or "application/octet-stream"),
-                size=len(payload),
-            )
-        )
-    return tuple(result)
-
-
-def _defects(mail: mailparser.MailParser) -> tuple[str, ...]:
-    out: list[str] = []
-    for group in mail.defects:
-        for items in group.values():
-            out.extend(str(i) for i in items)
-    return tuple(out[:50])
-
-
-def parse_message(raw: bytes) -> ParsedMessage:
-    """Parse raw RFC 5322 bytes. Raises ParseFailure with a reason when nothing can be made of them.
-
-    mail-parser first; where it gives up on a malformed structure the standard library's lenient
-    parser is asked, so that a message quarantined is one nobody could read.
-    """
+def parse_message(raw: bytes, budget: Budget | None = None) -> ParsedMessage:
+    """Parse raw RFC 5322 bytes. Raises ParseFailure with a reason when nothing can be made of them."""
     if not raw.strip():
         raise ParseFailure("empty message")
-    raw = _headers_first(raw)
-    try:
-        mail = mailparser.parse_from_bytes(raw)
-        return _build(mail.message, _bodies_from_mailparser(mail), _addresses_from_mailparser(mail), _defects(mail))
-    except RecursionError:
-        raise ParseFailure("MIME structure nested too deeply") from None
-    except ParseFailure:
-        raise
-    except Exception as exc:
-        log.info("mail-parser failed (%s); reading with the standard library", exc.__class__.__name__)
-    try:
-        message = email.message_from_bytes(raw, policy=compat32)
-        return _build(message, _bodies_from_stdlib(message), _addresses_from_stdlib(message), ())
-    except RecursionError:
-        raise ParseFailure("MIME structure nested too deeply") from None
-    except Exception as exc:
-        raise ParseFailure(f"unreadable by mail-parser and the standard library: {exc.__class__.__name__}") from None
-
-
-def _headers_first(raw: bytes) -> bytes:
-    """Drop a leading byte-order mark and blank lines, which would otherwise read as "no headers".
-    Only the parser sees this copy; the stored bytes stay as they came."""
-    start = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
-    while raw[start : start + 1] in (b"\r", b"\n", b" ", b"\t") and start < len(raw):
-        start += 1
-    return raw[start:] if start else raw
+    tree = read_message(raw, budget)
+    if not tree.headers:
+        if tree.unread:
+            raise ParseFailure(tree.unread[0].reason)
+        raise ParseFailure("no header fields: not an internet message (RFC 5322)")
+    return _build(tree)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,91 +145,74 @@ class _Bodies:
     attachments: tuple[Attachment, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class _Addresses:
-    from_: tuple[Address, ...]
-    reply_to: tuple[Address, ...]
-    to: tuple[Address, ...]
-    cc: tuple[Address, ...]
+def _is_attachment(part: Part) -> bool:
+    if part.filename:
+        return True
+    if part.content_id and part.subtype not in ("html", "plain"):
+        return True
+    return part.subtype == "rtf" or part.disposition == "attachment"
 
 
-def _bodies_from_mailparser(mail: mailparser.MailParser) -> _Bodies:
-    return _Bodies("\n".join(mail.text_plain), "\n".join(mail.text_html) or None, _attachments(mail))
-
-
-def _addresses_from_mailparser(mail: mailparser.MailParser) -> _Addresses:
-    return _Addresses(_addresses(mail.from_), _addresses(mail.reply_to), _addresses(mail.to), _addresses(mail.cc))
-
-
-def _decode_payload(part: Message) -> str:
-    payload = part.get_payload(decode=True)
-    if not isinstance(payload, bytes):
-        return ""
-    for charset in (part.get_content_charset(), "utf-8"):
-        if charset:
-            try:
-                return payload.decode(charset)
-            except (LookupError, UnicodeDecodeError):
-                continue
-    return payload.decode("latin-1")
-
-
-def _bodies_from_stdlib(message: Message) -> _Bodies:
-    plain, html, attachments = [], [], []
-    for part in message.walk():
-        if part.is_multipart():
+def _bodies(tree: MessageTree) -> _Bodies:
+    """Body texts and attachments, in message order (see the module's docstring for the rules)."""
+    plain: list[str] = []
+    html: list[str] = []
+    attachments: list[Attachment] = []
+    for part in tree.walk():
+        is_container = bool(part.children) or (part.attached is not None and not part.data)
+        if is_container and part.disposition != "attachment":
             continue
-        filename = part.get_filename()
-        ctype = part.get_content_type()
-        if filename or part.get_content_disposition() == "attachment" or not ctype.startswith("text/"):
-            payload = part.get_payload(decode=True)
-            size = len(payload) if isinstance(payload, bytes) else 0
-            attachments.append(Attachment(_one_line(_header_text(filename)) or None, ctype, size))
-        elif ctype == "text/html":
-            html.append(_decode_payload(part))
-        else:
-            plain.append(_decode_payload(part))
+        if _is_attachment(part):
+            attachments.append(Attachment(part.filename, part.content_type, len(part.data), part.sha256))
+            if not (part.disposition == "inline" and part.subtype in ("plain", "html")):
+                continue
+        if part.subtype not in ("plain", "html") or is_container:
+            continue
+        text = decode_bytes(part.data, part.charset)
+        if text:
+            (html if part.subtype == "html" else plain).append(text)
+    if not plain and not html and tree.root.maintype == "multipart" and not tree.root.children:
+        # A multipart that declares no boundary has one part in effect: its whole body, as text.
+        plain.append(decode_bytes(tree.root.data, tree.root.charset) or (tree.root.preamble or ""))
     return _Bodies("\n".join(plain), "\n".join(html) or None, tuple(attachments))
 
 
-def _addresses_from_stdlib(message: Message) -> _Addresses:
-    def get(name: str) -> tuple[Address, ...]:
-        pairs = getaddresses([str(v) for v in message.get_all(name, [])])
-        return _addresses([(_header_text(n), a) for n, a in pairs])
-
-    return _Addresses(get("from"), get("reply-to"), get("to"), get("cc"))
-
-
-def _unsplit_multipart(message: Message, bodies: _Bodies) -> _Bodies:
-    """A multipart that declares no boundary has one part in effect: its whole body, as text."""
-    if bodies.plain.strip() or bodies.html or message.is_multipart() or message.get_content_maintype() != "multipart":
-        return bodies
-    return _Bodies(_decode_payload(message), None, bodies.attachments)
-
-
-def _build(message: Message, bodies: _Bodies, addresses: _Addresses, defects: tuple[str, ...]) -> ParsedMessage:
-    bodies = _unsplit_multipart(message, bodies)
-    headers = _headers(message)
-    if not headers:
-        raise ParseFailure("no header fields: not an internet message (RFC 5322)")
-    mid = message_ids(headers.get("message-id", ("",))[0])
-    date = headers.get("date", ("",))[0]
+def _build(tree: MessageTree) -> ParsedMessage:
+    bodies = _bodies(tree)
+    index: dict[str, list[str]] = {}
+    for header in tree.headers:
+        index.setdefault(header.key, []).append(_clean(header.value))
+    headers = MappingProxyType({k: tuple(v) for k, v in index.items()})
+    mid = message_ids(tree.header("message-id"))
     from_html = not bodies.plain.strip() and bool(bodies.html)
+    senders = _addresses(tree.addresses("from"))
     return ParsedMessage(
         message_id=mid[0] if mid else None,
-        in_reply_to=message_ids(" ".join(headers.get("in-reply-to", ()))),
-        references=message_ids(" ".join(headers.get("references", ()))),
-        from_addr=addresses.from_[0] if addresses.from_ else None,
-        reply_to=addresses.reply_to,
-        to=addresses.to,
-        cc=addresses.cc,
-        subject=headers.get("subject", ("",))[0],
-        date=_date(date),
+        in_reply_to=message_ids(" ".join(tree.raw_header_all("in-reply-to"))),
+        references=message_ids(" ".join(tree.raw_header_all("references"))),
+        from_addr=senders[0] if senders else None,
+        reply_to=_addresses(tree.addresses("reply-to")),
+        to=_addresses(tree.addresses("to")),
+        cc=_addresses(tree.addresses("cc")),
+        subject=tree.header("subject"),
+        date=_date(tree.header("date")),
         text=_clean(bodies.plain if not from_html else html_to_text(bodies.html or "")),
         html=_clean(bodies.html) if bodies.html else None,
-        content_type=message.get_content_type(),
+        content_type=tree.root.content_type,
         text_from_html=from_html,
         attachments=bodies.attachments,
-        defects=defects,
+        defects=_defects(tree),
         headers=headers,
+        tree=tree,
     )
+
+
+def _defects(tree: MessageTree) -> tuple[str, ...]:
+    found: list[str] = []
+    for part in tree.walk():
+        source = part.source
+        for defect in getattr(source, "defects", ()) if source is not None else ():
+            found.append(f"{type(defect).__name__}: {type(defect).__doc__ or ''}".strip())
+        found.extend(f"{u.where}: {u.reason}" for u in part.unread)
+    found.extend(f"{u.where}: {u.reason}" for u in tree.unread)
+    return tuple(found[:50])

@@ -35,6 +35,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from mailflow.mime import separators
 from mailflow.parse.html import html_to_quoted_text
 
 if TYPE_CHECKING:
@@ -66,28 +67,8 @@ _DELIM_CHARS = frozenset("-_=~*+#\u2014\u2013\u1427")
 
 # ---------------------------------------------------------------- "Original Message" / forwards
 
-_SEP_PHRASES = (
-    r"original(?:e|ly)? message|forwarded message|forwarded e-?mail|reply message|message d'origine"
-    r"|message original|message transf[ée]r[ée]|ursprüngliche nachricht|originalnachricht|antwort nachricht"
-    r"|weitergeleitete nachricht|mensaje original|mensaje reenviado|messaggio originale|messaggio inoltrato"
-    r"|oorspronkelijk bericht|origineel bericht|doorgestuurd bericht|oprindelig meddelelse|oprindelig besked"
-    r"|videresendt meddelelse|videresendt besked|opprinnelig melding|videresendt melding"
-    r"|ursprungligt meddelande|vidarebefordrat meddelande|alkuperäinen viesti|välitetty viesti"
-    r"|wiadomość oryginalna|oryginalna wiadomość|przekazana wiadomość|исходное сообщение"
-    r"|пересылаемое сообщение|пересланное сообщение|původní zpráva|přeposlaná zpráva|pôvodná správa"
-    r"|eredeti üzenet|továbbított üzenet|mensagem original|mensagem encaminhada|orijinal mesaj"
-    r"|iletilen mesaj|αρχικό μήνυμα|原始邮件|原始郵件|転送されたメッセージ|元のメッセージ"
-    r"|원본 메시지|전달된 메시지"
-)
-_SEP_DASHED = re.compile(r"^[\s>*_]*-{2,}\s*(?:" + _SEP_PHRASES + r")\s*-{2,}[\s*_]*$", re.IGNORECASE)
-_SEP_PLAIN = re.compile(
-    r"^[\s>*]*(?:begin forwarded message|début du message (?:réexpédié|transféré)"
-    r"|anfang der weitergeleiteten nachricht|inicio del mensaje reenviado|comienzo del mensaje reenviado"
-    r"|inizio messaggio inoltrato|begin doorgestuurd bericht|início da mensagem reencaminhada"
-    r"|mensagem encaminhada|vidarebefordrat mejl|videresendt meddelelse|välitetty viesti"
-    r"|forwarded message|original message)\s*:?[\s*]*$",
-    re.IGNORECASE,
-)
+_SEP_DASHED = separators.DASHED_LINE
+_SEP_PLAIN = separators.PLAIN_LINE
 # Ticketing systems: "## Please type your reply above this line ##" and friends.
 _ABOVE_WORDS = ("line", "zeile", "ligne", "l\u00ednea", "linea", "regel", "riga", "linha")
 _ABOVE = re.compile(
@@ -98,38 +79,25 @@ _ABOVE = re.compile(
 
 # ------------------------------------------------------------------------- header blocks
 
-_FROM_LABELS = (
-    r"from|von|de|van|da|från|fra|od|от|expéditeur|remitente|lähettäjä|feladó|kimden|afzender"
-    r"|发件人|寄件者|差出人|보낸 ?사람"
-)
-_DATE_LABELS = (
-    r"sent|date|gesendet|datum|envoyé(?: le)?|enviado|enviada em|enviada|fecha|data|inviato|verzonden"
-    r"|skickat|sendt|dato|wysłano|wysłane|отправлено|дата|发送时间|日期|送信日時|보낸 ?날짜|날짜"
-    r"|lähetetty|päivämäärä|elküldve|dátum|gönderildi|tarih|odesláno|message du"
-)
-_TO_LABELS = (
-    r"to|an|à|a|aan|para|till|til|do|кому|收件人|宛先|받는 ?사람|vastaanottaja|címzett|kime|komu"
-    r"|destinataire|destinatario"
-)
-_SUBJECT_LABELS = (
-    r"subject|betreff|objet|sujet|onderwerp|oggetto|asunto|assunto|ämne|emne|temat|тема|主题|主旨|件名"
-    r"|제목|aihe|tárgy|konu|předmět"
-)
-_OTHER_LABELS = (
-    r"cc|bcc|kopie|copie à|copie|kopia|копия|抄送|참조|kopio|másolat|bilgi|reply-to|antwort an"
-    r"|répondre à|responder a|risposta|beantwoorden - aan|organization|organisation|importance|priority"
-)
 _LABEL = re.compile(
     r"^[ \t]*[*_]{0,2}[ \t]*(?P<label>"
-    + "|".join((_FROM_LABELS, _DATE_LABELS, _TO_LABELS, _SUBJECT_LABELS, _OTHER_LABELS))
+    + "|".join(
+        (
+            separators.FROM_LABELS,
+            separators.DATE_LABELS,
+            separators.TO_LABELS,
+            separators.SUBJECT_LABELS,
+            separators.OTHER_LABELS,
+        )
+    )
     + r")[ \t]*[*_]{0,2}[ \t]*[:\uff1a]",
     re.IGNORECASE,
 )
 _LABEL_KIND = {
-    "from": re.compile(r"^(?:" + _FROM_LABELS + r")$", re.IGNORECASE),
-    "date": re.compile(r"^(?:" + _DATE_LABELS + r")$", re.IGNORECASE),
-    "to": re.compile(r"^(?:" + _TO_LABELS + r")$", re.IGNORECASE),
-    "subject": re.compile(r"^(?:" + _SUBJECT_LABELS + r")$", re.IGNORECASE),
+    "from": re.compile(r"^(?:" + separators.FROM_LABELS + r")$", re.IGNORECASE),
+    "date": re.compile(r"^(?:" + separators.DATE_LABELS + r")$", re.IGNORECASE),
+    "to": re.compile(r"^(?:" + separators.TO_LABELS + r")$", re.IGNORECASE),
+    "subject": re.compile(r"^(?:" + separators.SUBJECT_LABELS + r")$", re.IGNORECASE),
 }
 
 # ---------------------------------------------------------------------- attributions

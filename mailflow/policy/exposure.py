@@ -2,11 +2,13 @@
 
 "Protecting reporters is our first priority. Never forward communication or disclose identities
 of reporters outside of the code of conduct committee, without the express written permission of
-the person concerned." This module is the detector behind that rule: a pure function of the raw
-bytes and of what the case knows about each protected person. It opens every surface a recipient
-could read (headers, every MIME part after transfer and charset decoding, HTML text, attribute
-values and comments, quoted history, attachment names and text, forwarded messages recursively,
-text inside Office documents) and reports where a name, address, alias or quoted passage appears.
+the person concerned." This module is the detector behind that rule: a pure function of the
+surfaces the MIME reading found (``mailflow.mime.surfaces``: headers, every part after transfer and
+charset decoding, HTML text, hidden text, style, script, attribute values and comments, quoted
+history, attachment names and the text of every document format, forwarded messages recursively,
+and the entity-, percent- and base64-decoded readings of each) and of what the case knows about
+each protected person. It reports where a name, address, alias, phone number or quoted passage
+appears.
 
 Matching decisions (stated so the gate's wording can be honest about them):
 
@@ -22,36 +24,39 @@ Matching decisions (stated so the gate's wording can be honest about them):
   word boundaries ("Ann" does not match "Annual" or "planning"; alias "jd" does not match "jdk"),
   except at the edge of CJK/Thai-like scripts written without spaces.
 * From every name the case records we also derive "First Last" (dropping middle names), which
-  also matches with one middle initial ("Jane Q. Doe"), and the comma-reversed "Last, First" /
-  "Last, First Middle"; for names with ä/ö/ü also the ae/oe/ue spelling (one way only: a recorded
-  "Mueller" does not find "Müller"). We never derive a first-name-only, surname-only or initial
-  form ("Jane", "Doe", "J. Doe"): another Jane is not a disclosure, so those forms are matched only
-  when the case records them (a single-word name or alias given explicitly is matched as a whole
-  word). A name inside another address ("jane.doe@elsewhere.example") is reported as a name.
+  also matches with one middle initial ("Jane Q. Doe"); the surname first, with or without a comma
+  ("Doe, Jane", "DOE Jane"); the first initial with the surname ("J. Doe", "J Doe", "J.Doe": only
+  with a capital initial, so that "a doe" is an article and a word); and the two run together
+  ("JaneDoe", "@janedoe"). For names with ä/ö/ü also the ae/oe/ue spelling (one way only: a
+  recorded "Mueller" does not find "Müller"). We never derive a first-name-only or surname-only
+  form ("Jane", "Doe"): another Jane is not a disclosure, so those are matched only when the case
+  records them (a single-word name or alias given explicitly is matched as a whole word). A name
+  inside another address ("jane.doe@elsewhere.example") is reported as a name.
+* Letter-spaced writing ("J a n e  D o e", "J-a-n-e") is read a second time with its letters joined.
+* A phone number on file (an alias of digits) matches however it is written: separators, the
+  national trunk prefix, the country code with "+", "00" or "(0)" (the phonenumbers library knows
+  each country's prefixes); at least six significant digits, so that a short number is an alias.
 * An alias is matched by its words, so a leading sigil is optional ("@janed" also matches "janed");
   an alias written "<handle> on <platform>" ("JaneD on Discord") also matches the bare handle.
 * An address matches plainly ("address") or obfuscated ("obfuscated address": "at"/"dot" spelled
   out, bracketed "[at]"/"(at)"/"{dot}", spaces around "@" and ".", "-at-", full-width "\\uff20",
   percent-encoded "%40" in URLs, or a mailto: link whose value had to be percent-decoded).
   We do not derive anything from an address (its local part alone is not matched).
-* HTML: tags are stripped without adding spaces inside words ("J<b>ane</b>"), block elements
-  separate words, entities are decoded, <style>/<script> content is ignored; attribute values
-  (href, title, alt, ...; not style/class/id or data: URIs of images) and comments are scanned.
 * Quotations: both texts become word sequences (same normalisation, punctuation and quote prefixes
   dropped; each CJK character is a word); every run of >= min_words words shared with a protected
   text is reported. Protected texts shorter than min_words are reported when quoted whole, unless
   they have fewer than three words ("Thanks!" is not attributable).
-* A message that cannot be walked (nesting deeper than 40, more than 5000 parts, input the stdlib
-  parser rejects) is scanned additionally as one raw text. At most 20 findings are reported per
+* A finding in a derived reading (entities or percent-encoding decoded) is not repeated when the
+  surface it was read from already shows that person. At most 20 findings are reported per
   (label, surface, form), looking at the first 100 matches of each form per surface: one finding is
   enough to stop the mail, and the next run reports what is left.
 
-Limitations: text inside images, PDFs, legacy binary Office files (.doc/.xls), archives other than
-Office Open XML / OpenDocument, encrypted parts (PGP/S-MIME), TNEF (winmail.dat) and uuencoded
-blocks inside a text body is not seen; homoglyph folding covers only common Greek/Cyrillic letters
-(not digits such as "J0hn"); a name with no separator ("JaneDoe") or with an unrecorded middle name
-is found only when recorded; text hidden inside a name with CSS (display:none) defeats the match;
-transliterations across scripts ("Анна"/"Anna") are not matched.
+What it searches is the MIME reading's surfaces (``mailflow.mime.surfaces``): every part, every
+document format the readers know, and what they could not read is held by the gate's
+``unread-part`` rule instead (images, encrypted parts, unknown formats). Limitations of the
+matching itself: homoglyph folding covers only common Greek/Cyrillic letters (not digits such as
+"J0hn"); a name with an unrecorded middle name in the middle of a run-together form is found only
+when recorded; transliterations across scripts ("Анна"/"Anna") are not matched.
 
 Excerpts and attachment-name surfaces contain message text (that is their purpose: the committee
 member needs them to fix the draft): they may be shown to the member, never logged.
@@ -59,24 +64,18 @@ member needs them to fix the draft): they may be shown to the member, never logg
 
 from __future__ import annotations
 
-import binascii
-import codecs
 import functools
-import html
-import io
 import itertools
 import re
 import unicodedata
-import zipfile
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from email import policy as email_policy
-from email.message import Message
-from email.parser import BytesParser
-from email.utils import collapse_rfc2231_value
-from html.parser import HTMLParser
-from urllib.parse import unquote
+
+import phonenumbers
+
+from mailflow.mime import separators
+from mailflow.mime.surfaces import Surface
 
 __all__ = ["Exposure", "Identity", "find_exposures", "find_quotations"]
 
@@ -97,40 +96,34 @@ class Exposure:
     excerpt: str  # the offending text as it appears after decoding, with a little context
 
 
-# Limits that keep a hostile or huge message linear and bounded.
-_MAX_DEPTH = 40  # nested MIME levels
-_MAX_PARTS = 5000
+# Limits that keep a hostile or huge message linear and bounded (the MIME reading has its own).
 _MAX_PER_KIND = 20  # findings reported per (label, surface, form); one is enough to block
 _MAX_HITS = 100  # matches of one name form looked at per surface
-_MAX_UNZIPPED = 32 * 1024 * 1024  # bytes read out of one Office document
 _CONTEXT = 24  # characters of context either side of a name in an excerpt
 _MAX_EXCERPT = 240
 _MIN_QUOTED_WORDS = 3  # a protected text shorter than this ("Thanks!") is too generic to report
 
-_ICAL_FOLD = re.compile(r"\r?\n[ \t]")
-_FORWARDED_HEADERS = ("From", "Sender", "Reply-To", "To", "Cc", "Bcc", "Subject")
 
-
-def find_exposures(
-    raw: bytes, identities: Sequence[Identity], *, header_names: Sequence[str] = ("Subject",)
-) -> list[Exposure]:
-    """Every place in ``raw`` where a protected identity appears, in message order.
-
-    ``header_names`` are the top-level headers to scan (the gate checks recipients separately);
-    forwarded messages always have their From/Sender/Reply-To/To/Cc/Bcc/Subject scanned too.
-    """
+def find_exposures(surfaces: Sequence[Surface], identities: Sequence[Identity]) -> list[Exposure]:
+    """Every place among ``surfaces`` (``mailflow.mime.surfaces.read_surfaces``) where a protected
+    identity appears, in message order."""
     matchers = _compile_identities(tuple(_as_tuples(i) for i in identities))
     if not matchers:
         return []
     found: list[Exposure] = []
-    for segment in _segments(raw, tuple(header_names)):
-        if segment.text.strip():
-            found.extend(_scan_identities(segment, matchers))
-    return _dedupe(found)
+    for segment in _segments(surfaces):
+        found.extend(_scan_identities(segment, matchers))
+    return _dedupe(_without_rereadings(found, surfaces))
 
 
-def find_quotations(raw: bytes, protected_texts: Sequence[tuple[str, str]], *, min_words: int = 8) -> list[Exposure]:
-    """Each run of >= ``min_words`` consecutive words of a protected text found in ``raw``.
+def find_quotations(
+    surfaces: Sequence[Surface],
+    protected_texts: Sequence[tuple[str, str]],
+    *,
+    min_words: int = 8,
+    exclude: Sequence[str] = (),
+) -> list[Exposure]:
+    """Each run of >= ``min_words`` consecutive words of a protected text found among ``surfaces``.
 
     Words are compared after the same normalisation as names (casefold, diacritics, quote prefixes,
     whitespace and punctuation ignored). A protected text shorter than ``min_words`` words (but of
@@ -138,14 +131,30 @@ def find_quotations(raw: bytes, protected_texts: Sequence[tuple[str, str]], *, m
     """
     if min_words < 1:
         raise ValueError("min_words must be at least 1")
-    index = _QuoteIndex(protected_texts, min_words)
+    index = _QuoteIndex(protected_texts, min_words, exclude)
     if not index.sizes:
         return []
     found: list[Exposure] = []
-    for segment in _segments(raw, ("Subject",)):
-        if segment.text.strip():
-            found.extend(index.scan(segment))
-    return _dedupe(found)
+    for segment in _segments(surfaces):
+        found.extend(index.scan(segment))
+    return _dedupe(_without_rereadings(found, surfaces))
+
+
+def _without_rereadings(found: list[Exposure], surfaces: Sequence[Surface]) -> list[Exposure]:
+    """A finding in a derived reading of a surface (its entities or percent-encoding decoded) is
+    left out when the surface itself already shows that person: one finding there blocks the mail."""
+    bases = {s.where: s.base for s in surfaces if s.base is not None}
+    if not bases:
+        return found
+    direct = {(e.label, _plain_surface(e.surface)) for e in found if _plain_surface(e.surface) not in bases}
+    return [e for e in found if (e.label, bases.get(_plain_surface(e.surface))) not in direct]
+
+
+_HISTORY_SUFFIX = re.compile(r" \((?:quoted history|forwarded inline)\)$")
+
+
+def _plain_surface(surface: str) -> str:
+    return _HISTORY_SUFFIX.sub("", surface)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,12 +311,15 @@ class _Form:
     form: str  # "name", "alias" or "address"
     address: str  # the normalised address for an address form, else ""
     rank: int  # among overlapping matches of one identity the lowest rank wins: addresses, long names
+    initial: bool = False  # starts with an initial: it must be written as a capital ("A. Liddell", not "a liddell")
 
 
 @dataclass(frozen=True, slots=True)
 class _Matcher:
     label: str
     forms: tuple[_Form, ...]
+    phones: frozenset[str] = frozenset()
+    """Every way the digits of a phone number on file may be written (with and without prefixes)."""
 
 
 def _as_tuples(identity: Identity) -> Identity:
@@ -343,24 +355,36 @@ def _words_pattern(words: Sequence[str], *, reversed_comma: bool = False, middle
     return "".join(parts)
 
 
-def _name_forms(name: str) -> list[tuple[tuple[str, ...], bool]]:
-    """(words, comma-reversed?) for a recorded name and the forms derived from it."""
+def _name_forms(name: str) -> list[tuple[tuple[str, ...], bool, bool]]:
+    """(words, comma-reversed?, starts with an initial?) for a recorded name and the forms derived
+    from it: "First Last", "Last, First", "Last First" (surname first, as lists and some cultures
+    write it), "F. Last" / "F Last" (an initial with the surname) and "FirstLast" run together."""
     spellings = {name}
     last, comma, first = name.partition(",")
     if comma and first.strip() and last.strip():  # recorded as "Doe, Jane": also "Jane Doe"
         spellings.add(f"{first} {last}")
     spellings |= {unicodedata.normalize("NFC", s).casefold().translate(_GERMANIC) for s in spellings}
-    forms: dict[tuple[str, ...], bool] = {}
+    forms: dict[tuple[str, ...], tuple[bool, bool]] = {}
     for spelling in spellings:
         words = tuple(_words(spelling))
         if not words:
             continue
-        forms.setdefault(words, False)
+        forms.setdefault(words, (False, False))
         if len(words) >= 2:
-            forms.setdefault((words[0], words[-1]), False)
-            forms.setdefault((words[-1], *words[:-1]), True)
-            forms.setdefault((words[-1], words[0]), True)
-    return list(forms.items())
+            forms.setdefault((words[0], words[-1]), (False, False))
+            forms.setdefault((words[-1], *words[:-1]), (True, False))
+            forms.setdefault((words[-1], words[0]), (True, False))
+            forms.setdefault((words[-1], words[0]), (False, False))
+            if len(words[0]) > 1 and words[0][0].isalpha() and len(words[-1]) > 2:
+                forms.setdefault((words[0][0], words[-1]), (False, True))
+            if all(len(w) > 1 for w in (words[0], words[-1])):
+                forms.setdefault((words[0] + words[-1],), (False, False))
+    found: list[tuple[tuple[str, ...], bool, bool]] = []
+    for words, (reversed_comma, initial) in forms.items():
+        found.append((words, reversed_comma, initial))
+        if reversed_comma and len(words) == 2:
+            found.append((words, False, initial))  # "Liddell Alice": the surname first without a comma
+    return found
 
 
 def _alias_forms(alias: str) -> list[tuple[str, ...]]:
@@ -400,21 +424,37 @@ def _compile_identities(identities: tuple[Identity, ...]) -> tuple[_Matcher, ...
             if compiled and compiled[0] not in forms:
                 forms[compiled[0]] = _Form(re.compile(compiled[0]), "address", compiled[1], 0)
         for name in identity.names:
-            for words, reversed_comma in _name_forms(name):
-                initial = len(words) == 2 and not reversed_comma
-                pattern = _words_pattern(words, reversed_comma=reversed_comma, middle_initial=initial)
-                forms.setdefault(pattern, _Form(re.compile(pattern), "name", "", 1000 - len(words)))
+            for words, reversed_comma, initial in _name_forms(name):
+                middle = len(words) == 2 and not reversed_comma and not initial
+                pattern = _words_pattern(words, reversed_comma=reversed_comma, middle_initial=middle)
+                rank = 1000 - len(words) + (1 if initial else 0)
+                forms.setdefault(pattern, _Form(re.compile(pattern), "name", "", rank, initial=initial))
+        phones: set[str] = set()
         for alias in identity.aliases:
+            written = _phone_writings(alias)
+            if written:
+                phones |= written
+                continue
             for words in _alias_forms(alias):
                 pattern = _words_pattern(words)
                 forms.setdefault(pattern, _Form(re.compile(pattern), "alias", "", 1000 - len(words)))
-        if forms:
-            matchers.append(_Matcher(identity.label, tuple(forms.values())))
+        if forms or phones:
+            matchers.append(_Matcher(identity.label, tuple(forms.values()), frozenset(phones)))
     return tuple(matchers)
 
 
 def _scan_identities(segment: _Segment, matchers: Sequence[_Matcher]) -> Iterator[Exposure]:
-    norm, cmap = _normalise(_blank_quote_prefixes(segment.text))
+    yield from _scan_text(segment, segment.text, matchers)
+    joined = _unspaced(segment.text)
+    if joined is not None:  # "A l i c e  L i d d e l l": read with its letters joined as well
+        yield from _scan_text(segment, joined, matchers, spaced=True)
+
+
+def _scan_text(
+    segment: _Segment, text: str, matchers: Sequence[_Matcher], *, spaced: bool = False
+) -> Iterator[Exposure]:
+    norm, cmap = _normalise(_blank_quote_prefixes(text))
+    phones = _phone_candidates(norm) if any(m.phones for m in matchers) else []
     for matcher in matchers:
         hits = [
             (m.start(), m.end(), form)
@@ -423,10 +463,76 @@ def _scan_identities(segment: _Segment, matchers: Sequence[_Matcher]) -> Iterato
         ]
         for n_start, n_end, form in _best_hits(hits):
             start, end = cmap.span(n_start, n_end)
+            if form.initial and not text[start : start + 1].isupper():
+                continue  # "a Liddell" is an article and a surname, not an initial
             kind = form.form
-            if kind == "address":
-                kind = _address_form(segment, segment.text[start:end], form.address)
-            yield Exposure(matcher.label, segment.surface_at(start), kind, _excerpt(segment.text, start, end))
+            if kind == "address" and not spaced:
+                kind = _address_form(segment, text[start:end], form.address)
+            if spaced:
+                kind = f"letter-spaced {kind}"
+            yield Exposure(matcher.label, segment.surface_at(start), kind, _excerpt(text, start, end))
+        for n_start, n_end, digits in phones:
+            if digits in matcher.phones:
+                start, end = cmap.span(n_start, n_end)
+                yield Exposure(matcher.label, segment.surface_at(start), "phone number", _excerpt(text, start, end))
+
+
+# Letter-spaced writing: three or more single letters, each followed by one space or dot ("A l i c e").
+_SPACED = re.compile(r"(?<![^\W_])(?:[^\W\d_][ \t\u00a0.\u00b7_-]){2,}[^\W\d_](?![^\W_])")
+_SPACER = re.compile(r"[ \t\u00a0.\u00b7_-]")
+
+
+def _unspaced(text: str) -> str | None:
+    """``text`` with letter-spaced runs joined ("A l i c e  L i d d e l l" -> "Alice  Liddell"), or None."""
+    if _SPACED.search(text) is None:
+        return None
+    return _SPACED.sub(lambda m: _SPACER.sub("", m.group()), text)
+
+
+# Phone numbers: a run of digits with the separators people write between them.
+_PHONE_ALIAS = re.compile(r"\+?[\d\s().\-/]{7,40}")
+_PHONE_CANDIDATE = re.compile(r"(?<![\w+])\+?\(?\d[\d \t().\-/\u00a0]{4,30}\d(?![\w])")
+_NON_DIGITS = re.compile(r"\D")
+_MIN_NATIONAL_DIGITS = 6
+
+
+def _phone_candidates(norm: str) -> list[tuple[int, int, str]]:
+    found = []
+    for m in itertools.islice(_PHONE_CANDIDATE.finditer(norm), _MAX_HITS * 10):
+        found.append((m.start(), m.end(), _NON_DIGITS.sub("", m.group())))
+    return found
+
+
+def _phone_writings(alias: str) -> frozenset[str]:
+    """The digit strings a phone number on file may be written as: national significant number
+    with and without the trunk prefix, with the country code (+, 00, and "+44 (0)20" forms).
+    Empty when the alias is not a phone number."""
+    alias = alias.strip()
+    if not _PHONE_ALIAS.fullmatch(alias):
+        return frozenset()
+    digits = _NON_DIGITS.sub("", alias)
+    if len(digits) < 7:
+        return frozenset()
+    try:
+        number = phonenumbers.parse("+" + digits[2:] if alias.startswith("00") else alias, None)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is not None and number.national_number:
+        national = phonenumbers.national_significant_number(number)
+        code = str(number.country_code)
+        trunk = "0"
+        region = phonenumbers.region_code_for_number(number)
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region) if region else None
+        if metadata is not None and metadata.national_prefix:
+            trunk = metadata.national_prefix
+        writings = {national, trunk + national, code + national, "00" + code + national, code + trunk + national}
+        writings |= {"011" + code + national}  # dialled from North America
+    else:  # no country code written: the number as written, with or without its trunk prefix
+        national = digits.lstrip("0")
+        writings = {digits, national, "0" + national}
+    if len(national) < _MIN_NATIONAL_DIGITS:
+        return frozenset()
+    return frozenset(writings)
 
 
 def _best_hits(hits: list[tuple[int, int, _Form]]) -> list[tuple[int, int, _Form]]:
@@ -492,7 +598,7 @@ def _dedupe(found: list[Exposure]) -> list[Exposure]:
 
 
 class _QuoteIndex:
-    def __init__(self, protected_texts: Sequence[tuple[str, str]], min_words: int) -> None:
+    def __init__(self, protected_texts: Sequence[tuple[str, str]], min_words: int, exclude: Sequence[str] = ()) -> None:
         # size of shingle -> shingle -> labels; shorter texts use their whole length as the size
         self.sizes: dict[int, dict[tuple[str, ...], list[str]]] = {}
         for label, text in protected_texts:
@@ -505,6 +611,12 @@ class _QuoteIndex:
                 labels = shingles.setdefault(tuple(words[i : i + k]), [])
                 if label not in labels:
                     labels.append(label)
+        for text in exclude:  # words that are not theirs (our own, which they quoted back)
+            words = _QUOTE_TOKENS.findall(_norm(text))
+            for k, shingles in self.sizes.items():
+                for i in range(len(words) - k + 1):
+                    shingles.pop(tuple(words[i : i + k]), None)
+        self.sizes = {k: shingles for k, shingles in self.sizes.items() if shingles}
         self.first_words = {k: {s[0] for s in shingles} for k, shingles in self.sizes.items()}
 
     def scan(self, segment: _Segment) -> Iterator[Exposure]:
@@ -542,13 +654,8 @@ def _merge(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Surfaces: every readable piece of the message, decoded, with a name for where it is.
+# Surfaces: every readable piece of the message, decoded by the MIME reading (mailflow.mime).
 
-_FORWARD_MARKER = re.compile(
-    r"(?im)^[ \t>]*(?:-{2,}[ \t]*(?:forwarded message|original message|weitergeleitete nachricht"
-    r"|message transf[ée]r[ée]|mensaje reenviado|messaggio inoltrato)[ \t]*-{2,}"
-    r"|begin forwarded message:)"
-)
 _QUOTED_LINE = re.compile(r"[ \t]*>")
 
 
@@ -557,8 +664,12 @@ class _Segment:
     surface: str
     text: str
     body: bool = False  # a message body: findings say whether they sit in quoted/forwarded history
-    raw: str | None = None  # the text before percent-decoding (URL-valued attributes)
+    raw: str | None = None  # the text before a decoding (percent-encoding, base64)
     _forward_at: int | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, surface: Surface) -> _Segment:
+        return cls(surface.where, surface.text, surface.body, surface.encoded)
 
     def surface_at(self, pos: int) -> str:
         if not self.body:
@@ -567,385 +678,14 @@ class _Segment:
         if _QUOTED_LINE.match(self.text, line_start):
             return f"{self.surface} (quoted history)"
         if self._forward_at is None:
-            marker = _FORWARD_MARKER.search(self.text)
+            marker = separators.FORWARD_START.search(self.text)
             self._forward_at = marker.start() if marker else len(self.text) + 1
         if pos >= self._forward_at:
             return f"{self.surface} (forwarded inline)"
         return self.surface
 
 
-class _TooComplex(Exception):
-    pass
-
-
-def _segments(raw: bytes, header_names: tuple[str, ...]) -> list[_Segment]:
-    """All surfaces of the message, decoded.
-
-    When the walk cannot finish (nesting or part count beyond the limits, or input the stdlib
-    chokes on) the surfaces decoded so far are kept and the whole raw message is added as one text,
-    so that nothing is skipped silently.
-    """
-    segments: list[_Segment] = []
-    try:
-        message = BytesParser(policy=email_policy.compat32).parsebytes(raw)
-        for segment in _Walker().message(message, "", header_names, 0):
-            segments.append(segment)
-    except Exception:  # fail towards scanning more, never less
-        segments.append(_Segment("raw message (could not be taken apart)", _decode_bytes(raw, None), body=True))
-    return segments
-
-
-def _header_surface(name: str) -> str:
-    return "Subject" if name.lower() == "subject" else f"{name} header"
-
-
-class _Walker:
-    def __init__(self) -> None:
-        self.parts = 0
-
-    def message(self, msg: Message, prefix: str, header_names: Sequence[str], depth: int) -> Iterator[_Segment]:
-        wanted = {n.lower(): n for n in header_names}
-        values: dict[str, list[str]] = {}
-        for name, value in msg.raw_items():
-            if name.lower() in wanted:
-                values.setdefault(name.lower(), []).append(_decode_header(value))
-        for key, name in wanted.items():
-            if values.get(key):
-                yield _Segment(prefix + _header_surface(name), "\n".join(values[key]))
-        yield from self.part(msg, prefix, header_names, depth)
-
-    def part(self, part: Message, prefix: str, header_names: Sequence[str], depth: int) -> Iterator[_Segment]:
-        self.parts += 1
-        if depth > _MAX_DEPTH or self.parts > _MAX_PARTS:
-            raise _TooComplex
-        ctype = part.get_content_type()
-        maintype = part.get_content_maintype()
-        names = _attachment_names(part)
-        for name in names:
-            yield _Segment(prefix + "attachment name", name)
-        description = part.get("Content-Description")
-        if description:
-            yield _Segment(prefix + "attachment description", _decode_header(str(description)))
-        forwarded = (*_FORWARDED_HEADERS, *header_names)
-        payload = part.get_payload()
-        if isinstance(payload, list):
-            if maintype == "message":
-                for inner in payload:
-                    if isinstance(inner, Message):
-                        inner_prefix = f"{prefix}forwarded message ({ctype}) > "
-                        yield from self.message(inner, inner_prefix, forwarded, depth + 1)
-                return
-            if part.preamble and part.preamble.strip():
-                yield _Segment(prefix + "MIME preamble", _unsurrogate(part.preamble), body=True)
-            for sub in payload:
-                if isinstance(sub, Message):
-                    yield from self.part(sub, prefix, header_names, depth + 1)
-            if part.epilogue and part.epilogue.strip():
-                yield _Segment(prefix + "MIME epilogue", _unsurrogate(part.epilogue), body=True)
-            return
-        data = _payload_bytes(part)
-        charset = part.get_content_charset()
-        attached = part.get_content_disposition() == "attachment" or bool(names)
-        label = names[0] if names else ctype
-        where = f"{prefix}attachment text ({label})" if attached else None
-        if maintype == "message" or any(n.lower().endswith(".eml") for n in names):
-            inner_prefix = f"{prefix}forwarded message ({ctype}) > "
-            inner = BytesParser(policy=email_policy.compat32).parsebytes(data)
-            yield from self.message(inner, inner_prefix, forwarded, depth + 1)
-            return
-        if ctype in ("text/html", "application/xhtml+xml"):
-            text = _decode_bytes(data, charset)
-            yield from _html_segments(text, where or prefix + "HTML body", body=not attached)
-            return
-        if maintype == "multipart":  # no boundary was found: its body is one text, as sent
-            raw_body = getattr(part, "_payload", None)
-            text = _unsurrogate(raw_body) if isinstance(raw_body, str) else _decode_bytes(data, charset)
-            yield _Segment(prefix + "plain text body", text, body=True)
-            return
-        if maintype == "text":
-            text = _unflow(_decode_bytes(data, charset), part)
-            if part.get_content_subtype() in ("calendar", "vcard", "x-vcard", "directory"):
-                text = _ICAL_FOLD.sub("", text)  # folded content lines: "CN=Jane D\r\n oe"
-            yield _Segment(where or prefix + "plain text body", text, body=not attached)
-            return
-        where = where or f"{prefix}attachment text ({ctype})"
-        office = _office_text(data)
-        if office is not None:
-            yield _Segment(where, office)
-            return
-        sniffed = _sniff_text(data, charset)
-        if sniffed is None:
-            return
-        looks_html = sniffed.lstrip()[:15].lower().startswith(("<!doctype html", "<html"))
-        if looks_html or (names and names[0].lower().endswith((".htm", ".html"))):
-            yield from _html_segments(sniffed, where, body=False)
-        else:
-            yield _Segment(where, sniffed)
-
-
-def _attachment_names(part: Message) -> list[str]:
-    names: list[str] = []
-    candidates: list[object] = []
-    try:
-        candidates.append(part.get_filename())
-    except Exception:  # a broken parameter must not stop the scan; the raw header is looked at below
-        candidates.append(None)
-    try:
-        candidates.append(part.get_param("name"))
-    except Exception:
-        candidates.append(None)
-    for value in candidates:
-        if value is None:
-            continue
-        if isinstance(value, tuple):
-            try:
-                value = collapse_rfc2231_value(value)
-            except Exception:
-                value = value[2]
-        text = _decode_header(str(value))
-        if text.strip() and text not in names:
-            names.append(text)
-    if not names:  # a filename the parameter parser could not read: scan the raw header text
-        for header in ("Content-Disposition", "Content-Type"):
-            raw = part.get(header)
-            if raw and "name" in str(raw).lower():
-                names.append(_decode_header(str(raw)))
-    return names
-
-
-# ---------------------------------------------------------------------------------------------
-# Decoding: headers (RFC 2047), transfer encodings, charsets, HTML, Office documents.
-
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?(.*?)\?=")
-_FOLD = re.compile(r"\r?\n(?=[ \t])")
-_LATIN_SINGLE_BYTE = frozenset({"ascii", "iso8859-1", "cp1252", "iso8859-15", "latin-1"})
-
-
-def _unsurrogate(text: str) -> str:
-    """compat32 keeps undecodable 8-bit bytes as surrogates: decode them properly."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        return _decode_bytes(text.encode("utf-8", "surrogateescape"), None)
-
-
-def _decode_header(value: str) -> str:
-    """Unfold and decode RFC 2047 words, joining adjacent same-charset words before decoding."""
-    value = _FOLD.sub("", _unsurrogate(value))
-    pieces: list[tuple[str | None, list[bytes] | str]] = []  # (charset, [bytes, ...]) or (None, text)
-    pos = 0
-    for m in _ENCODED_WORD.finditer(value):
-        between = value[pos : m.start()]
-        if between and not (between.isspace() and pieces and pieces[-1][0] is not None):
-            pieces.append((None, between))
-        charset = m.group(1).split("*", 1)[0].lower()
-        encoded = m.group(3)
-        if m.group(2) in "bB":
-            data = _b64decode(encoded.encode("ascii", "ignore"))
-        else:
-            data = binascii.a2b_qp(encoded.encode("utf-8", "replace"), header=True)
-        previous = pieces[-1][1] if pieces and pieces[-1][0] == charset else None
-        if isinstance(previous, list):
-            previous.append(data)
-        else:
-            pieces.append((charset, [data]))
-        pos = m.end()
-    if not pieces:
-        return value
-    pieces.append((None, value[pos:]))
-    return "".join(p if isinstance(p, str) else _decode_bytes(b"".join(p), cs) for cs, p in pieces)
-
-
-def _b64decode(data: bytes) -> bytes:
-    clean = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
-    if len(clean) % 4 == 1:
-        clean = clean[:-1]
-    clean += b"=" * (-len(clean) % 4)
-    try:
-        return binascii.a2b_base64(clean)
-    except (binascii.Error, ValueError):
-        return b""
-
-
-def _payload_bytes(part: Message) -> bytes:
-    """The part's content after transfer decoding, bytes exactly as sent (no charset applied)."""
-    cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
-    try:
-        if cte == "base64":  # decoded here: more forgiving of bad padding and stray characters
-            payload = part.get_payload()
-            return _b64decode(payload.encode("ascii", "ignore") if isinstance(payload, str) else b"")
-        # quoted-printable, uuencode, and 7bit/8bit/binary as the raw bytes (compat32 keeps them)
-        decoded = part.get_payload(decode=True)
-    except Exception:  # a transfer encoding the stdlib chokes on: read the raw text instead
-        decoded = str(part.get_payload()).encode("utf-8", "surrogateescape")
-    return decoded if isinstance(decoded, bytes) else b""
-
-
-def _codec(charset: str | None) -> str | None:
-    if not charset:
-        return None
-    name = charset.strip().strip("\"'").lower()
-    if name in ("", "unknown-8bit", "x-unknown", "unknown", "default", "8bit"):
-        return None
-    try:
-        info = codecs.lookup(name)
-    except LookupError:
-        return None
-    return info.name if getattr(info, "_is_text_encoding", True) else None
-
-
-def _decode_bytes(data: bytes, charset: str | None) -> str:
-    """Never fails: declared charset, then UTF-8, then Windows-1252, then Latin-1."""
-    codec = _codec(charset)
-    if data.startswith(codecs.BOM_UTF8):
-        return data[3:].decode("utf-8", "replace")
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16", "replace")
-    if codec and codec.startswith(("utf-16", "utf-32")):
-        return data.decode(codec, "replace")
-    if data.isascii():
-        return data.decode("ascii")
-    attempts = []
-    if codec is None or codec in _LATIN_SINGLE_BYTE:
-        attempts.append("utf-8")  # mislabelled UTF-8 is far more common than Latin-1 that is valid UTF-8
-    if codec:
-        attempts.append(codec)
-    attempts += ["utf-8", "cp1252"]
-    for name in attempts:
-        try:
-            return data.decode(name)
-        except (UnicodeError, LookupError):
-            continue
-    return data.decode("latin-1")
-
-
-def _sniff_text(data: bytes, charset: str | None) -> str | None:
-    """The text of an attachment that is text whatever its declared type; None for binary."""
-    if not data:
-        return None
-    head = data[:8192]
-    utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
-    if b"\x00" in head and not utf16:
-        return None
-    text = _decode_bytes(data, charset)
-    sample = text[:8192]
-    controls = sum(1 for c in sample if (ord(c) < 32 and c not in "\t\n\r\f\v\x1b") or c == "\ufffd")
-    return text if controls <= len(sample) * 0.02 else None
-
-
-def _unflow(text: str, part: Message) -> str:
-    """format=flowed; delsp=yes: a space before a soft line break is not part of the text."""
-    if str(part.get_param("format", "")).lower() == "flowed" and str(part.get_param("delsp", "")).lower() == "yes":
-        return re.sub(r" \r?\n(?![ \t]*>)", "", text)
-    return text
-
-
-_BLOCK_TAGS = _word_set(
-    "address article aside blockquote br caption dd div dl dt fieldset figcaption figure footer form "
-    "h1 h2 h3 h4 h5 h6 header hr li main nav ol option p pre section table tbody td tfoot th thead "
-    "title tr ul"
-)
-_SKIPPED_ATTRS = _word_set(
-    "style class id width height align valign bgcolor color border cellpadding cellspacing face size "
-    "dir lang type rel target colspan rowspan nowrap charset http-equiv shape coords role"
-)
-
-
-class _HTMLText(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.text: list[str] = []
-        self.attrs: dict[str, list[str]] = {}
-        self.comments: list[str] = []
-        self._hidden = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style"):
-            self._hidden += 1
-        elif tag in _BLOCK_TAGS:
-            self.text.append("\n")
-        for name, value in attrs:
-            if value and value.strip() and name not in _SKIPPED_ATTRS and not name.startswith("on"):
-                self.attrs.setdefault(name, []).append(value)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style"):
-            self._hidden = max(self._hidden - 1, 0)
-        elif tag in _BLOCK_TAGS:
-            self.text.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._hidden:
-            self.text.append(data)
-
-    def handle_comment(self, data: str) -> None:
-        self.comments.append(data)
-
-
-_TAG = re.compile(r"<[^>]*>")
-
-
-def _html_segments(markup: str, surface: str, *, body: bool) -> Iterator[_Segment]:
-    """Visible text (tags stripped without adding spaces inside words), attribute values, comments."""
-    parser = _HTMLText()
-    try:
-        parser.feed(markup)
-        parser.close()
-        text = "".join(parser.text)
-    except Exception:  # html.parser gives up on some broken markup: strip tags by hand instead
-        text = html.unescape(_TAG.sub("", re.sub(r"(?is)<(script|style)\b.*?</\1\s*>", "", markup)))
-    yield _Segment(surface, text, body=body)
-    for name, values in parser.attrs.items():
-        # data: URIs are images and the like, except for text ones
-        readable = [v for v in values if v.lstrip()[:5].lower() != "data:" or v.lstrip()[5:10].lower() == "text/"]
-        if not readable:
-            continue
-        value = "\n".join(readable)
-        decoded = unquote(value, errors="replace") if "%" in value else value
-        raw = value if decoded != value else None
-        yield _Segment(f"{surface} ({name} attribute)", decoded, raw=raw)
-    if parser.comments:
-        yield _Segment(f"{surface} (comment)", "\n".join(parser.comments))
-
-
-_OFFICE_ENTRY = re.compile(
-    r"(?:word/(?:document|header\d*|footer\d*|footnotes|endnotes|comments)"
-    r"|xl/(?:sharedStrings|worksheets/sheet\d+|comments\d*)"
-    r"|ppt/(?:slides/slide\d+|notesSlides/notesSlide\d+|comments/comment\d+)"
-    r"|docProps/(?:core|app)|content|meta|styles)\.xml"
-)
-_XML_TAG = re.compile(r"<(/?)(?:[\w.-]+:)?([\w.-]+)[^>]*>")
-_XML_BREAKS = _word_set(
-    "p br cr tab tc tr si row c s line-break h creator lastModifiedBy title subject description "
-    "keywords initial-creator Company Manager"
-)
-_XML_AUTHOR = re.compile(r"\b(?:[\w.-]+:)?(?:author|initials)=\"([^\"]*)\"")
-
-
-def _office_text(data: bytes) -> str | None:
-    """The text, metadata and comment/revision authors of an OOXML or OpenDocument file."""
-    if not data.startswith(b"PK\x03\x04"):
-        return None
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        entries = [i for i in archive.infolist() if _OFFICE_ENTRY.fullmatch(i.filename)]
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        return None
-    if not entries:
-        return None
-    budget = _MAX_UNZIPPED
-    texts = []
-    for info in entries:
-        if budget <= 0:
-            break
-        try:
-            with archive.open(info) as handle:
-                xml = handle.read(budget).decode("utf-8", "replace")
-        except Exception:  # a damaged or encrypted entry: the others are still worth reading
-            continue
-        budget -= len(xml)
-        authors = dict.fromkeys(_XML_AUTHOR.findall(xml))
-        text = _XML_TAG.sub(lambda m: " " if m.group(2) in _XML_BREAKS else "", xml)
-        texts.append(html.unescape(text + "\n" + "\n".join(authors)))
-    return "\n".join(texts)
+def _segments(surfaces: Sequence[Surface]) -> Iterator[_Segment]:
+    for surface in surfaces:
+        if surface.text.strip():
+            yield _Segment.of(surface)

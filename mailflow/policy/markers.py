@@ -39,7 +39,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from mailflow.policy.gate import Recipient
+from mailflow.policy.outgoing import Recipient
 
 __all__ = ["Marker", "Markers", "apply_markers", "display_line", "name_key", "names_match", "parse_markers"]
 

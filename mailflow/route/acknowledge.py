@@ -121,7 +121,6 @@ def acknowledge(
         conn,
         content,
         kind=OutboundKind.ACKNOWLEDGEMENT,
-        mail_from=reply_address,
         case_id=case.id,
         conversation_id=conversation.id,
         now=now,

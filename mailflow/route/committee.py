@@ -33,8 +33,8 @@ from mailflow.outbound.render import Renderer
 from mailflow.parse.addresses import ConductAddress
 from mailflow.parse.message import Address, ParsedMessage
 from mailflow.parse.subject import strip_prefixes, with_tag
-from mailflow.policy.gate import Decision
 from mailflow.policy.markers import parse_markers
+from mailflow.policy.outgoing import Decision
 from mailflow.route import fanout, relay
 
 
@@ -439,7 +439,6 @@ def _to_members(
             auto_submitted="auto-replied",
         ),
         kind=OutboundKind.SYSTEM,
-        mail_from=str(ctx.conduct),
         case_id=msg.case.id,
         conversation_id=team.id,
         now=now,
@@ -488,7 +487,6 @@ def _unverified(
             auto_submitted="auto-generated",
         ),
         kind=OutboundKind.SYSTEM,
-        mail_from=str(ctx.conduct),
         case_id=msg.case.id,
         conversation_id=team.id,
         now=now,

@@ -104,7 +104,6 @@ def fan_out(
         conn,
         content,
         kind=OutboundKind.FANOUT,
-        mail_from=team_address,
         case_id=case.id,
         conversation_id=team.id,
         now=now,

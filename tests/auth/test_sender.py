@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 import dkim
 import pytest
 
-from mailflow.auth import Roster, RosterMember, SenderCheck, check_sender, hash_password
+from mailflow.auth import Arrival, Roster, RosterMember, SenderCheck, check_sender, hash_password
 from mailflow.auth.alignment import aligned
 from mailflow.config import AuthenticationSettings, settings_from_mapping
 from mailflow.errors import ConfigError
+from mailflow.mime.tree import read_message
+from mailflow.model import InboundSource
 
 TRUSTED = "mx.example.org"
 BOTH_PASS = "dkim=pass header.d=example.org; dmarc=pass header.from=example.org"
@@ -81,7 +83,8 @@ def roster() -> Roster:
     return Roster.from_settings(settings)
 
 
-SETTINGS = AuthenticationSettings(trusted_authserv_ids=[TRUSTED], verify_dkim=True)
+MX_ADDRESS = "192.0.2.25"  # the trusted hop's address, as our listener sees the connection
+SETTINGS = AuthenticationSettings(trusted_authserv_ids=[TRUSTED], trusted_relays=[MX_ADDRESS], verify_dkim=True)
 
 
 def mail(
@@ -116,8 +119,19 @@ def delivered(raw: bytes, *results: str) -> bytes:
     return ("\r\n".join(top) + "\r\n").encode() + raw
 
 
-def check(raw: bytes, roster: Roster, dns: FakeDns | None = None, **kwargs: object) -> SenderCheck:
-    return check_sender(raw, roster, kwargs.pop("settings", SETTINGS), dnsfunc=dns, **kwargs)  # type: ignore[arg-type]
+def check(
+    raw: bytes,
+    roster: Roster,
+    dns: FakeDns | None = None,
+    *,
+    settings: AuthenticationSettings = SETTINGS,
+    submitted_by: str | None = None,
+    peer: str = MX_ADDRESS,
+) -> SenderCheck:
+    """Check ``raw`` as if our SMTP listener took it from ``peer`` (the trusted MX by default)."""
+    source = InboundSource.SUBMISSION if submitted_by else InboundSource.SMTP
+    arrival = Arrival(source, peer, submitted_by)
+    return check_sender(read_message(raw), raw, roster, settings, arrival=arrival, dnsfunc=dns)
 
 
 def unverified(result: SenderCheck, *expected_reason: str) -> None:
@@ -289,7 +303,7 @@ def test_dns_failures_are_reasons(roster: Roster, keys: Keys) -> None:
 
 
 def test_own_dkim_verification_can_be_turned_off(roster: Roster, dns: FakeDns, keys: Keys) -> None:
-    settings = AuthenticationSettings(trusted_authserv_ids=[TRUSTED], verify_dkim=False)
+    settings = AuthenticationSettings(trusted_authserv_ids=[TRUSTED], trusted_relays=[MX_ADDRESS], verify_dkim=False)
     result = check(delivered(signed(mail(), keys), "none"), roster, dns, settings=settings)
     unverified(result, "verify_dkim")
     assert dns.asked == []
@@ -407,3 +421,89 @@ def test_roster_refuses_an_address_shared_by_two_members() -> None:
 )
 def test_alignment(first: str, second: str, expected: bool) -> None:
     assert aligned(first, second) is expected
+
+
+# -- trusted hops by connection (the MX hosts we name by address) ---------------------------------
+
+
+def test_results_from_a_connection_that_is_not_a_trusted_relay_are_not_believed(roster: Roster, dns: FakeDns) -> None:
+    # Given a member's mail with our MX's results on top, handed over by someone else's host
+    raw = delivered(mail(), BOTH_PASS)
+
+    # When it arrives over a connection from an address that is not one of trusted_relays
+    result = check(raw, roster, dns, peer="198.51.100.9", settings=SETTINGS.model_copy(update={"verify_dkim": False}))
+
+    # Then the results count for nothing: anyone who can connect could have written them
+    unverified(result, "did not come from a trusted relay")
+
+
+def test_without_trusted_relays_only_dkim_and_the_login_count(roster: Roster, dns: FakeDns, keys: Keys) -> None:
+    settings = AuthenticationSettings(trusted_authserv_ids=[TRUSTED], verify_dkim=True)
+    unverified(check(delivered(mail(), BOTH_PASS), roster, dns, settings=settings), "no trusted relay is configured")
+    assert check(delivered(signed(mail(), keys), "none"), roster, dns, settings=settings).method == "dkim example.org"
+
+
+def test_a_network_of_trusted_relays(roster: Roster, dns: FakeDns) -> None:
+    settings = AuthenticationSettings(trusted_authserv_ids=[TRUSTED], trusted_relays=["192.0.2.0/28"])
+    assert check(delivered(mail(), BOTH_PASS), roster, dns, settings=settings, peer="192.0.2.14").verified
+    assert not check(delivered(mail(), BOTH_PASS), roster, dns, settings=settings, peer="192.0.2.16").verified
+
+
+def test_a_pipe_from_the_local_mta_and_the_mailbox_of_an_imap_provider_are_trusted_hops(
+    roster: Roster, dns: FakeDns
+) -> None:
+    raw = delivered(mail(), BOTH_PASS)
+    for source in (InboundSource.PIPE, InboundSource.IMAP):
+        checked = check_sender(read_message(raw), raw, roster, SETTINGS, arrival=Arrival(source), dnsfunc=dns)
+        assert checked.verified, source
+
+
+def test_our_own_received_trace_on_top_is_not_a_hop_of_the_message(roster: Roster, dns: FakeDns) -> None:
+    # Given what our intake stores: its own Received line above the MX's results and Received
+    trace = b"Received: from mx.example.org ([192.0.2.25]) by conduct.example.org (mailflow) with ESMTP; x\r\n"
+
+    # Then the MX's results are still "above the first Received" of the message
+    assert check(trace + delivered(mail(), BOTH_PASS), roster, dns).verified
+
+
+def test_a_forged_from_line_of_our_trace_does_not_help(roster: Roster, dns: FakeDns) -> None:
+    # A sender who writes a Received "by ... (mailflow)" of their own has it below ours (and the rest of
+    # their headers stay below their own Received): their results are still not believed.
+    fake = "Received: from x by conduct.example.org (mailflow) with ESMTP; x"
+    raw = delivered(mail(top=[f"Authentication-Results: {TRUSTED}; {BOTH_PASS}", fake]), "none")
+    settings = SETTINGS.model_copy(update={"verify_dkim": False})
+    unverified(check(raw, roster, dns, settings=settings), "below a Received header")
+
+
+# -- parties: mail in their name that our MX says fails is a forgery --------------------------------
+
+
+@pytest.mark.parametrize(
+    "results",
+    [
+        "dmarc=fail header.from=example.net",
+        "spf=fail smtp.mailfrom=example.net; dkim=none",
+        "spf=fail smtp.mailfrom=example.net; dkim=pass header.d=elsewhere.example",
+    ],
+)
+def test_a_party_whose_domain_fails_authentication_is_flagged(roster: Roster, results: str) -> None:
+    checked = check(delivered(mail("Jane <jane@example.net>"), results), roster)
+    assert (checked.member, checked.verified, checked.failed) == (None, False, True)
+
+
+@pytest.mark.parametrize(
+    "results",
+    [
+        "dmarc=pass header.from=example.net",
+        "dmarc=none header.from=example.net; spf=none",
+        "spf=fail smtp.mailfrom=example.net; dkim=pass header.d=example.net",
+        "dmarc=fail header.from=elsewhere.example",
+    ],
+)
+def test_a_party_whose_domain_does_not_fail_is_not_flagged(roster: Roster, results: str) -> None:
+    assert not check(delivered(mail("Jane <jane@example.net>"), results), roster).failed
+
+
+def test_a_failure_reported_over_an_untrusted_connection_flags_nothing(roster: Roster) -> None:
+    raw = delivered(mail("Jane <jane@example.net>"), "dmarc=fail header.from=example.net")
+    assert not check(raw, roster, peer="198.51.100.9").failed

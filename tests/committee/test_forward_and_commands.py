@@ -6,6 +6,7 @@ import pytest
 
 from mailflow.committee.commands import parse
 from mailflow.parse.forward import forwarded_sender
+from mailflow.parse.message import parse_message
 from tests.support.mail import report
 
 
@@ -22,7 +23,7 @@ from tests.support.mail import report
 )
 def test_inline_forwards_name_the_original_sender(start: str, from_line: str) -> None:
     text = f"FYI\n\n{start}\n{from_line}\nSubject: hi\n\nThe report.\n"
-    found = forwarded_sender(report(body=text), text)
+    found = forwarded_sender(parse_message(report(body=text)))
     assert found is not None and found.address == "kim@example.org"
 
 
@@ -33,13 +34,13 @@ def test_an_attached_message_names_the_original_sender() -> None:
         b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n'
         b"--b\r\nContent-Type: message/rfc822\r\n\r\n" + inner + b"\r\n--b--\r\n"
     )
-    found = forwarded_sender(raw, "see attached")
+    found = forwarded_sender(parse_message(raw))
     assert found is not None and (found.name, found.address) == ("Kim Witness", "Kim@example.org")
 
 
 def test_a_mail_that_merely_quotes_is_not_a_forward() -> None:
     text = "Thanks!\n\nOn Mon, Kim <kim@example.org> wrote:\n> hello\n"
-    assert forwarded_sender(report(body=text), text) is None
+    assert forwarded_sender(parse_message(report(body=text))) is None
 
 
 def test_commands_are_slash_lines_at_the_very_top() -> None:

@@ -21,7 +21,7 @@ REPORT_ID = "report.1@mail.example.net"
 
 def _run(message: Message, envelope_from: str | None = None) -> Classification:
     raw = message.as_bytes(policy=email.policy.SMTP) if isinstance(message, EmailMessage) else message.as_bytes()
-    return classify(parse_message(raw), raw, envelope_from=envelope_from)
+    return classify(parse_message(raw), envelope_from=envelope_from)
 
 
 def _mail(subject: str, body: str, sender: str = "Alex Doe <alex@example.net>", **headers: str) -> EmailMessage:

@@ -19,11 +19,12 @@ from email.mime.text import MIMEText
 
 import pytest
 
+from mailflow.mime.surfaces import read_surfaces
 from mailflow.policy.exposure import Exposure, Identity, find_exposures, find_quotations
 
 REPORTER = Identity(
     label="reporter #1",
-    names=("Jane Q. Doe",),  # "Jane Doe" and "Doe, Jane" are derived; "J. Doe" only when recorded
+    names=("Jane Q. Doe",),  # "Jane Doe", "Doe, Jane", "Doe Jane", "J. Doe", "JaneDoe" are derived
     addresses=("jane.doe@example.org",),
     aliases=("@janed", "jdoe42", "JaneD on Discord"),
 )
@@ -34,7 +35,11 @@ IDENTITIES = (REPORTER, JOSE)
 def scan(
     raw: bytes, identities: tuple[Identity, ...] = IDENTITIES, header_names: tuple[str, ...] = ("Subject",)
 ) -> list[Exposure]:
-    return find_exposures(raw, identities, header_names=header_names)
+    return find_exposures(read_surfaces(raw, header_names).surfaces, identities)
+
+
+def quotations(raw: bytes, texts: list[tuple[str, str]], **options: int) -> list[Exposure]:
+    return find_quotations(read_surfaces(raw).surfaces, texts, **options)
 
 
 def found(
@@ -187,11 +192,40 @@ def test_leak_last_comma_first_form() -> None:
     assert "Doe, Jane" in findings[0].excerpt
 
 
-def test_leak_initial_form_only_when_recorded() -> None:
-    body = "J. Doe asked for an update."
+@pytest.mark.parametrize(
+    "body",
+    [
+        "J. Doe asked for an update.",  # an initial with the surname
+        "J Doe asked for an update.",
+        "As J.Doe said on Monday.",
+        "DOE Jane asked for an update.",  # surname first, no comma
+        "Doe Jane asked for an update.",
+        "Ask JaneDoe about it.",  # run together
+        "ask @janedoe about it",
+        "J a n e  D o e asked for an update.",  # letter-spaced
+        "J-a-n-e D-o-e asked for an update.",
+        "JANE DOE",
+    ],
+)
+def test_leak_names_as_people_write_them(body: str) -> None:
+    # Given the reporter recorded as "Jane Q. Doe"
+    # Then every way people write that name is found, in any case and spacing
+    assert ("reporter #1", "plain text body") in {(label, surface) for label, surface, _ in found(simple(body))}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "a doe came out of the woods",  # an article, not an initial
+        "Jan Doering wrote",  # another person
+        "janedoering",
+        "J. Does",
+        "Ask Jane about the document",
+        "Dear j. doe team",  # an initial is a capital letter
+    ],
+)
+def test_names_are_not_found_in_other_words(body: str) -> None:
     assert found(simple(body)) == set()
-    with_initial = Identity("reporter #1", names=("Jane Q. Doe", "J. Doe"))
-    assert found(simple(body), identities=(with_initial,)) == {("reporter #1", "plain text body", "name")}
 
 
 def test_leak_cyrillic_homoglyph_inside_name() -> None:
@@ -576,7 +610,7 @@ def quoted(text: str, width: int, prefix: str = "> ") -> str:
 
 def test_quotation_quoted_with_gt_prefix() -> None:
     body = "Thanks, we will look into it.\n\nOn Nov 2, someone wrote:\n" + quoted(PROTECTED[1], 60)
-    findings = find_quotations(simple(body), [PROTECTED])
+    findings = quotations(simple(body), [PROTECTED])
     assert [(e.label, e.surface, e.form) for e in findings] == [
         (PROTECTED[0], "plain text body (quoted history)", "quoted message")
     ]
@@ -585,13 +619,13 @@ def test_quotation_quoted_with_gt_prefix() -> None:
 
 def test_quotation_rewrapped_recased_and_repunctuated() -> None:
     excerpt = "he kept interrupting me -- and made COMMENTS about my accent, in front of\nthe whole table"
-    findings = find_quotations(simple(f"Summary for the team: {excerpt}."), [PROTECTED])
+    findings = quotations(simple(f"Summary for the team: {excerpt}."), [PROTECTED])
     assert [(e.surface, e.form) for e in findings] == [("plain text body", "quoted message")]
 
 
 def test_quotation_inside_html_blockquote() -> None:
     markup = f"<p>See below</p><blockquote><p>{PROTECTED[1][:120]}</p></blockquote>"
-    findings = find_quotations(html_message(markup), [PROTECTED])
+    findings = quotations(html_message(markup), [PROTECTED])
     assert [(e.surface, e.form) for e in findings] == [("HTML body", "quoted message")]
 
 
@@ -602,7 +636,7 @@ def test_quotation_inside_forwarded_rfc822_part() -> None:
     outer = MIMEMultipart("mixed")
     outer.attach(MIMEText("Forwarding for context.", "plain"))
     outer.attach(MIMEMessage(original))
-    findings = find_quotations(outer.as_bytes(), [PROTECTED])
+    findings = quotations(outer.as_bytes(), [PROTECTED])
     assert [(e.surface, e.form) for e in findings] == [
         ("forwarded message (message/rfc822) > plain text body", "quoted message")
     ]
@@ -610,13 +644,13 @@ def test_quotation_inside_forwarded_rfc822_part() -> None:
 
 def test_quotation_of_only_five_words_is_not_reported() -> None:
     body = "He kept interrupting me, which we will discuss at the sprint on Saturday."
-    assert find_quotations(simple(body), [PROTECTED]) == []
+    assert quotations(simple(body), [PROTECTED]) == []
 
 
 def test_short_protected_text_is_caught_when_quoted_whole() -> None:
     short = ("reporter #1's reply", "Please do not tell him.")
-    assert find_quotations(simple("She wrote: please do NOT tell him!"), [short])[0].form == "quoted message"
-    assert find_quotations(simple("Please do not tell them."), [short]) == []
+    assert quotations(simple("She wrote: please do NOT tell him!"), [short])[0].form == "quoted message"
+    assert quotations(simple("Please do not tell them."), [short]) == []
 
 
 # --- more paths and decisions -----------------------------------------------------------------
@@ -666,4 +700,36 @@ def test_too_deeply_nested_message_falls_back_to_scanning_the_raw_text() -> None
 
 def test_quotation_min_words_must_be_positive() -> None:
     with pytest.raises(ValueError):
-        find_quotations(simple("x"), [PROTECTED], min_words=0)
+        quotations(simple("x"), [PROTECTED], min_words=0)
+
+
+# --- phone numbers ----------------------------------------------------------------------------
+
+PHONE = Identity("reporter #1", names=("Jane Doe",), aliases=("+44 20 7946 0958",))
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["+44 20 7946 0958", "+44 (0)20 7946 0958", "020 7946 0958", "0044 20 7946 0958", "020-7946-0958",
+     "(020) 7946 0958", "2079460958", "+44.20.7946.0958", "call 020 7946 0958!"],
+)  # fmt: skip
+def test_a_phone_number_on_file_is_found_however_it_is_written(written: str) -> None:
+    findings = scan(simple(f"You can reach her at {written} any time."), identities=(PHONE,))
+    assert [(e.label, e.form) for e in findings] == [("reporter #1", "phone number")]
+
+
+@pytest.mark.parametrize("written", ["020 7946 0959", "+1 20 7946 0958 7", "7946 0958", "invoice 1207946095812"])
+def test_other_numbers_are_not_that_phone_number(written: str) -> None:
+    assert scan(simple(f"Reference: {written}."), identities=(PHONE,)) == []
+
+
+def test_a_national_number_on_file_without_country_code() -> None:
+    local = Identity("reporter #1", aliases=("030 1234567",))
+    assert [e.form for e in scan(simple("Ruf an: 0301234567"), identities=(local,))] == ["phone number"]
+    assert [e.form for e in scan(simple("Ruf an: 030/123 45 67"), identities=(local,))] == ["phone number"]
+
+
+def test_a_short_number_is_not_treated_as_a_phone_number() -> None:
+    # An alias of digits too short to be a phone number is an ordinary alias ("4711" as a handle)
+    handle = Identity("reporter #1", aliases=("4711",))
+    assert [e.form for e in scan(simple("user 4711 wrote"), identities=(handle,))] == ["alias"]

@@ -10,8 +10,9 @@ from email.message import EmailMessage
 
 import pytest
 
-from mailflow.policy.gate import Decision, Outgoing, Recipient, Violation, evaluate
+from mailflow.policy.gate import evaluate
 from mailflow.policy.markers import Marker, Markers, apply_markers, parse_markers
+from mailflow.policy.outgoing import Decision, Outgoing, Recipient, Violation
 
 
 def signs(text: str) -> list[tuple[str, str, str | None]]:

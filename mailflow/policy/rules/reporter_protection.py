@@ -1,4 +1,4 @@
-"""Rule ``reporter-protection``: a reporter's or harmed person's identity and words stay inside.
+"""Rule ``reporter-protection``: a reporter's or harmed person's identity, words and files stay inside.
 
 Sources:
 
@@ -12,14 +12,17 @@ Sources:
 For each protected person without recorded written permission (``Protected.permitted``):
 
 * If every outside recipient is that person themself (one of their addresses), there is nothing to
-  check for them: they may read their own name and their own words.
-* Otherwise every surface the recipients can read is searched with the exposure detector
-  (:func:`mailflow.policy.exposure.find_exposures`) for every name form, address and alias the case
-  knows, and (:func:`~mailflow.policy.exposure.find_quotations`) for runs of their own words: "never
-  forward communication" covers quoting, forwarding and attaching their messages.
+  check for them: they may read their own name, their own words and their own files.
+* Otherwise every surface the recipients can read (the MIME reading's surfaces: headers, every
+  part, every attachment in every format, forwarded messages) is searched for every name form,
+  address, alias and phone number the case knows (:func:`mailflow.policy.exposure.find_exposures`),
+  for runs of eight words of anything they gave us (:func:`~mailflow.policy.exposure.find_quotations`:
+  "never forward communication" covers quoting, forwarding and attaching their messages, whatever
+  part of them it was), and every attachment is compared by SHA-256 with the files they sent.
+  Sentences the committee itself wrote on the case are not theirs, even when they quoted them back.
 
 Headers (decision): every top-level header field a recipient can read is scanned, except
-signatures and MIME structure fields (:func:`mailflow.policy.gate.visible_header_names`). The To
+signatures and MIME structure fields (:func:`mailflow.policy.outgoing.visible_header_names`). The To
 and Cc fields are scanned as well: they legitimately name the recipients, but a rule only scans for
 a person when someone other than that person is an outside recipient, and then the person's name or
 address in To/Cc is exactly what those others would see. So a protected person written to together
@@ -29,40 +32,31 @@ never counts against them because only protected identities are searched for.
 
 from __future__ import annotations
 
+from mailflow.mime.surfaces import Surfaces
 from mailflow.policy.exposure import Exposure, find_exposures, find_quotations
-from mailflow.policy.gate import (
+from mailflow.policy.outgoing import (
     Outgoing,
-    Protected,
     Recipient,
     Violation,
+    describe_recipients,
     exposure_detail,
     in_recipient_header,
-    others_than,
-    outside_recipients,
-    visible_header_names,
+    watched,
 )
 
 RULE = "reporter-protection"
 
 
-def check(outgoing: Outgoing) -> list[Violation]:
-    outside = outside_recipients(outgoing.recipients, outgoing.insiders)
-    if not outside:
+def check(outgoing: Outgoing, seen: Surfaces) -> list[Violation]:
+    people = watched(outgoing)
+    if not people:
         return []
-    watched: list[tuple[Protected, tuple[Recipient, ...]]] = []  # (person, the others who would read it)
-    for person in outgoing.protected:
-        others = others_than(outside, person.identity)
-        if others and not person.permitted:
-            watched.append((person, others))
-    if not watched:
-        return []
-    headers = visible_header_names(outgoing.raw)
     # One pass over the message for all of them; findings are grouped back by person, in case order.
-    exposures = find_exposures(outgoing.raw, [p.identity for p, _ in watched], header_names=headers)
-    texts = [text for p, _ in watched for text in p.texts]
-    quotations = find_quotations(outgoing.raw, texts) if texts else []
+    exposures = find_exposures(seen.surfaces, [p.identity for p, _ in people])
+    texts = [text for p, _ in people for text in p.texts]
+    quotations = find_quotations(seen.surfaces, texts, exclude=outgoing.ours) if texts else []
     violations: list[Violation] = []
-    for person, others in watched:
+    for person, others in people:
         label = person.identity.label
         own_texts = {text_label for text_label, _ in person.texts}
         for exposure in exposures:
@@ -71,6 +65,9 @@ def check(outgoing: Outgoing) -> list[Violation]:
         for exposure in quotations:
             if exposure.label in own_texts:
                 violations.append(_quotation_violation(label, exposure, others))
+        for where, sha in seen.files:
+            if sha in person.hashes:
+                violations.append(_file_violation(label, where, others))
     return violations
 
 
@@ -99,4 +96,14 @@ def _quotation_violation(label: str, exposure: Exposure, others: tuple[Recipient
         RULE,
         f"words {label} wrote would reach someone outside the committee",
         exposure_detail(exposure, others, fix, source=exposure.label),
+    )
+
+
+def _file_violation(label: str, where: str, others: tuple[Recipient, ...]) -> Violation:
+    return Violation(
+        RULE,
+        f"a file {label} sent us would reach someone outside the committee",
+        f"The {where} is byte for byte a file {label} sent to the committee.\n"
+        f"It would reach: {describe_recipients(others)}\n"
+        f"Fix: remove the attachment, {_permission(label)}",
     )

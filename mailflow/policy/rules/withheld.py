@@ -14,32 +14,31 @@ decisions the caller expresses by no longer withholding the identity).
 
 from __future__ import annotations
 
+from mailflow.mime.surfaces import Surfaces
 from mailflow.policy.exposure import find_exposures
-from mailflow.policy.gate import (
+from mailflow.policy.outgoing import (
     Outgoing,
     Violation,
     exposure_detail,
     in_recipient_header,
     others_than,
     outside_recipients,
-    visible_header_names,
 )
 
 RULE = "withheld-identity"
 
 
-def check(outgoing: Outgoing) -> list[Violation]:
+def check(outgoing: Outgoing, seen: Surfaces) -> list[Violation]:
     outside = outside_recipients(outgoing.recipients, outgoing.insiders)
     if not outside or not outgoing.withheld:
         return []
-    headers = visible_header_names(outgoing.raw)
     violations: list[Violation] = []
     for identity in outgoing.withheld:
         others = others_than(outside, identity)
         if not others:
             continue
         label = identity.label
-        for exposure in find_exposures(outgoing.raw, [identity], header_names=headers):
+        for exposure in find_exposures(seen.surfaces, [identity]):
             if in_recipient_header(exposure):
                 fix = f"{label} is a recipient together with others, who would see it: write to {label} separately."
             else:

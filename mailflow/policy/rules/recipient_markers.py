@@ -35,15 +35,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from mailflow.policy.gate import Outgoing, Recipient, Violation, describe_recipients, outside_recipients
+from mailflow.mime.surfaces import Surfaces
 from mailflow.policy.markers import Marker, Markers, display_line, names_match, parse_markers
+from mailflow.policy.outgoing import Outgoing, Recipient, Violation, describe_recipients, outside_recipients
 
 RULE = "recipient-markers"
 
 _TOP = "at the very top of the mail, before any other text (the greeting included)"
 
 
-def check(outgoing: Outgoing) -> list[Violation]:
+def check(outgoing: Outgoing, seen: Surfaces) -> list[Violation]:
     markers = parse_markers(outgoing.top_text)
     insiders = {a.strip().casefold() for a in outgoing.insiders}
     inside_recipients = [
