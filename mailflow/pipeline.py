@@ -24,21 +24,24 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, Select, bindparam, select
 
 from mailflow.auth import Arrival, DnsFunc, Roster, SenderCheck, check_sender
-from mailflow.case.record import Inbound, Recorded, earlier_copy, record
 from mailflow.clock import utcnow
 from mailflow.config import Settings
 from mailflow.database import connection, lock_for_threading
 from mailflow.drafting.drafts import DraftingContext
 from mailflow.errors import ParseFailure
-from mailflow.model import InboundSource, InboundState, MessageKind, OutboundState
+from mailflow.model import AlertKind, InboundSource, InboundState, MessageKind, OutboundState
 from mailflow.model import core as t
+from mailflow.outbound import alerts
 from mailflow.outbound.render import Renderer
 from mailflow.parse.addresses import ConductAddress
 from mailflow.parse.classify import Classification, classify
 from mailflow.parse.forward import forwarded_sender
 from mailflow.parse.message import Address, ParsedMessage, parse_message
 from mailflow.parse.reply import reply_text
-from mailflow.route import acknowledge, committee
+from mailflow.record import Inbound, earlier_copy, record
+from mailflow.route import router
+from mailflow.route.context import RouteContext
+from mailflow.route.mail import CaseMail
 from mailflow.thread import resolve
 
 log = logging.getLogger(__name__)
@@ -71,6 +74,10 @@ class Services:
     def drafting(self) -> DraftingContext:
         """What drafting a notice needs: for the deadlines and the ``drafts`` commands."""
         return DraftingContext(self.settings, self.renderer, self.conduct, self.roster.members)
+
+    @property
+    def route_context(self) -> RouteContext:
+        return RouteContext(self.settings, self.conduct, self.roster.members, self.renderer)
 
     def authenticate(self, message: ParsedMessage, raw: bytes, arrival: Arrival) -> SenderCheck:
         assert message.tree is not None
@@ -213,6 +220,7 @@ def _thread_and_record(
     ctx = resolve.Context(svc.conduct, svc.settings.service.subject_tag, svc.insiders)
     thread = resolve.resolve(conn, message, inbound.rcpt_to, ctx)
     forwarded = _forwarded_report(svc, understood) if thread.tier is resolve.Tier.NEW else None
+    sender = understood.sender
     recorded = record(
         conn,
         inbound,
@@ -223,73 +231,45 @@ def _thread_and_record(
         insiders=svc.insiders,
         now=now,
         reporter=forwarded,
+        automatic=classification.kind is MessageKind.AUTO_REPLY,
+        unverified=sender.failed or (sender.member is not None and not sender.verified),
     )
     case_id = recorded.case.id if recorded.case else None
     conn.execute(_UPDATE, {"inbound_id": inbound.id, "state": InboundState.PROCESSED, "case_id": case_id, **done})
-    if classification.kind is MessageKind.BOUNCE and recorded.answered is not None:
+    if classification.kind is MessageKind.BOUNCE and thread.outbound_id is not None:
+        # Only a bounce to the mail's own return path counts (VERP): a forged one quoting a
+        # Message-ID to the case address is recorded, and marks nothing.
         reason = "bounced: " + "; ".join(classification.reasons)
-        conn.execute(_BOUNCED, {"outbound_id": recorded.answered.id, "reason": reason[:300]})
-    outbound_ids, held = _route(conn, svc, mail_from, inbound, understood, recorded, now, forwarded is not None)
-    return Outcome(inbound.id, InboundState.PROCESSED, case_id, recorded.created, outbound_ids, held=held)
-
-
-def _route(
-    conn: Connection,
-    svc: Services,
-    mail_from: str | None,
-    inbound: Inbound,
-    understood: _Understood,
-    recorded: Recorded,
-    now: datetime,
-    forwarded: bool = False,
-) -> tuple[tuple[int, ...], tuple[str, ...]]:
-    """What leaves because of this message: the acknowledgement of a new case, the fan-out to the
-    committee, and whatever a member's mail asks for. Imported history sends nothing."""
-    if recorded.case is None or not inbound.notify:
-        return (), ()
-    message, classification = understood.message, understood.classification
-    head = recorded.diary_head
-    drafted: list[int] = []
-    if recorded.created and recorded.conversation is not None:
-        ack_ctx = acknowledge.AckContext(svc.settings, svc.renderer, svc.conduct)
-        reason = acknowledge.withheld_reason(
-            conn,
-            ack_ctx,
-            recorded.case,
-            message,
-            classification,
-            envelope_from=mail_from,
-            notify=inbound.notify,
-            now=now,
-            new_case=True,
-        )
-        if forwarded:
-            reason = "a member forwarded this report: write to the reporter through the case when ready"
-        if reason is not None:
-            head = acknowledge.note_withheld(conn, recorded.case.id, reason, now, head)
-        else:
-            ack = acknowledge.acknowledge(
-                conn, ack_ctx, recorded.case, recorded.conversation, message, now=now, diary_head=head
-            )
-            drafted.append(ack.id)
-            head = ack.diary_head
-    if classification.kind in (MessageKind.BOUNCE, MessageKind.AUTO_REPLY):
-        return tuple(drafted), ()  # recorded on the case; not worth a member's attention by mail
-    routed = committee.Message(
-        recorded.case,
-        recorded.conversation,
-        message,
-        understood.raw,
-        understood.new_text,
-        understood.sender,
-        recorded.created,
-        forwarded,
+        conn.execute(_BOUNCED, {"outbound_id": thread.outbound_id, "reason": reason[:300]})
+        alerts.raise_alert(
+            conn, AlertKind.BOUNCED, "a mail of ours came back undelivered", case_id=case_id,
+            inbound_id=inbound.id, outbound_id=thread.outbound_id, now=now,
+        )  # fmt: skip
+    if recorded.case is None:
+        alerts.raise_alert(
+            conn, AlertKind.UNPLACED, f"a {classification.kind.value} message that belongs to no case was stored",
+            inbound_id=inbound.id, now=now,
+        )  # fmt: skip
+        return Outcome(inbound.id, InboundState.PROCESSED, None)
+    if not inbound.notify:  # imported history: recorded, nothing sent
+        return Outcome(inbound.id, InboundState.PROCESSED, case_id, recorded.created)
+    mail = CaseMail(
+        case=recorded.case,
+        conversation=recorded.conversation,
+        parsed=message,
+        raw=understood.raw,
+        new_text=understood.new_text,
+        sender=sender,
+        classification=classification,
+        thread=thread,
+        created=recorded.created,
+        envelope_from=mail_from,
+        forwarded=forwarded is not None,
         submitted=inbound.submitted_by is not None,
     )
-    ctx = committee.CommitteeContext(svc.settings, svc.conduct, svc.roster.members, svc.renderer)
-    result = committee.route(conn, ctx, routed, now=now, head=head)
-    held = tuple(line for decision in result.held for line in decision.smtp_lines())
-    return (*drafted, *result.outbound_ids), held
+    routed = router.route(conn, svc.route_context, mail, now=now, head=recorded.diary_head)
+    held = tuple(line for decision in routed.held for line in decision.smtp_lines())
+    return Outcome(inbound.id, InboundState.PROCESSED, case_id, recorded.created, tuple(routed.outbound_ids), held=held)
 
 
 def _forwarded_report(svc: Services, understood: _Understood) -> Address | None:
@@ -303,10 +283,15 @@ def _forwarded_report(svc: Services, understood: _Understood) -> Address | None:
 
 
 def quarantine(engine: Engine, inbound_id: int, reason: str) -> Outcome:
+    """Keep the message raw with its reason; the chairs hear of it (an alert, in their digest)."""
+    now = utcnow()
     with connection(engine) as conn:
-        changed = conn.execute(_QUARANTINE, {"inbound_id": inbound_id, "reason": reason, "now": utcnow()}).rowcount
+        changed = conn.execute(_QUARANTINE, {"inbound_id": inbound_id, "reason": reason, "now": now}).rowcount
         if not changed:
             state, case_id = conn.execute(_STATE, {"inbound_id": inbound_id}).one()
             return Outcome(inbound_id, InboundState(state), case_id)
+        alerts.raise_alert(
+            conn, AlertKind.QUARANTINED, f"a message could not be processed: {reason}", inbound_id=inbound_id, now=now
+        )
     log.warning("inbound message %s quarantined: %s", inbound_id, reason)
     return Outcome(inbound_id, InboundState.QUARANTINED, reason=reason)

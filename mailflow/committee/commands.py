@@ -37,9 +37,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, bindparam, select
 
 from mailflow.auth import RosterMember
-from mailflow.case import conversations, diary
+from mailflow.case import conversations, diary, parties, standing
 from mailflow.case.states import TransitionRefused, check_transition
-from mailflow.committee import parties, standing
 from mailflow.drafting import drafts, feedback
 from mailflow.drafting.drafts import DraftingContext
 from mailflow.model import CaseState, DiaryKind, PartyRole

@@ -25,9 +25,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine, Select, bindparam, select
 
 from mailflow.auth import RosterMember
-from mailflow.case import diary
+from mailflow.case import diary, standing
 from mailflow.case import service as cases
-from mailflow.committee import standing
 from mailflow.database import connection, lock_for_threading
 from mailflow.drafting import drafts
 from mailflow.drafting.drafts import DraftingContext

@@ -20,9 +20,8 @@ from typing import Any
 from sqlalchemy import Connection, Select, bindparam, select
 
 from mailflow.auth import RosterMember
-from mailflow.case import diary
+from mailflow.case import conversations, diary, gate, parties, standing
 from mailflow.case import service as cases
-from mailflow.committee import parties, standing
 from mailflow.config import Settings
 from mailflow.model import ConversationKind, DiaryKind, OutboundKind, PartyRole
 from mailflow.model import core as t
@@ -34,7 +33,6 @@ from mailflow.parse.addresses import ConductAddress, new_token
 from mailflow.parse.message import Address
 from mailflow.parse.subject import with_tag
 from mailflow.policy.outgoing import Decision, Recipient
-from mailflow.route import relay
 
 AWAITING = "awaiting_approval"
 APPROVED = "approved"
@@ -72,8 +70,8 @@ class DraftingContext:
     roster: Sequence[RosterMember]
 
     @property
-    def relay(self) -> relay.RelayContext:
-        return relay.RelayContext(self.settings, self.conduct, self.roster)
+    def insiders(self) -> frozenset[str]:
+        return frozenset({str(self.conduct).lower(), *(a.lower() for m in self.roster for a in m.addresses)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +160,7 @@ def conversation_for(
     for conv, people in cases.conversations_of(conn, case_id):
         if conv.kind is ConversationKind.OUTSIDE and wanted == {p.get("address", "").lower() for p in people}:
             return conv
-    return relay.start_conversation(conn, case_id, recipients, label=label)
+    return conversations.start(conn, case_id, label=label)
 
 
 # -- drafting ---------------------------------------------------------------------------------------
@@ -294,8 +292,17 @@ def approvers(conn: Connection, ctx: DraftingContext, case_id: int) -> list[Rost
 
 def _gate(conn: Connection, ctx: DraftingContext, draft: NoticeDraftView, text: str, now: datetime) -> Decision:
     raw, _ = _compose(conn, ctx, draft, text, now)
-    previous = relay.recipients_of(conn, draft.conversation_id) if draft.conversation_id else ()
-    return relay.check(conn, ctx.relay, _case(conn, draft.case_id), raw, text, draft.recipients, previous or None)
+    previous = conversations.recipients_of(conn, draft.conversation_id) if draft.conversation_id else ()
+    return gate.judge(
+        conn,
+        draft.case_id,
+        raw,
+        text,
+        draft.recipients,
+        previous or None,
+        conduct=ctx.conduct,
+        insiders=ctx.insiders,
+    )
 
 
 def _case(conn: Connection, case_id: int) -> cases.CaseRef:
@@ -455,16 +462,12 @@ def approve(
         now=now,
         diary_head=head,
     )
+    head = sent.diary_head
     if draft.conversation_id is not None:
-        conn.execute(
-            relay.SET_RECIPIENTS,
-            {
-                "conversation_id": draft.conversation_id,
-                "recipients": [{"name": r.name, "address": r.address} for r in draft.recipients],
-            },
-        )
+        conversation = next(c for c, _ in cases.conversations_of(conn, draft.case_id) if c.id == draft.conversation_id)
+        head = conversations.set_recipients(conn, conversation, draft.recipients, by=approver, now=now, head=head)
     conn.execute(_UPDATE, {**values, "state": SENT, "outbound_id": sent.id, "reason": None})
-    head = sent.diary_head or diary.head(conn, draft.case_id)
+    head = head or diary.head(conn, draft.case_id)
     _, head = diary.append(
         conn,
         draft.case_id,

@@ -16,9 +16,8 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from mailflow.auth import RosterMember
-from mailflow.case import diary
+from mailflow.case import diary, standing
 from mailflow.case import service as cases
-from mailflow.committee import standing
 from mailflow.config import Settings
 from mailflow.model import OutboundKind
 from mailflow.outbound import outbox

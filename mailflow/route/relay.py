@@ -22,20 +22,19 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, select
 
 from mailflow.auth import RosterMember
-from mailflow.case import conversations, diary
+from mailflow.case import conversations, diary, gate, parties, standing
 from mailflow.case import service as cases
-from mailflow.committee import parties, protection, standing
 from mailflow.config import Settings
 from mailflow.model import OutboundKind
 from mailflow.model import core as t
 from mailflow.outbound import held, outbox
 from mailflow.outbound.compose import Draft, OutAttachment, compose
+from mailflow.outbound.to_members import to_members
 from mailflow.parse.addresses import ConductAddress
 from mailflow.parse.message import Address, ParsedMessage
 from mailflow.parse.subject import strip_prefixes, with_tag
-from mailflow.policy.gate import evaluate
 from mailflow.policy.markers import Markers, apply_markers, parse_markers
-from mailflow.policy.outgoing import CommitteeOnly, Decision, Outgoing, Recipient
+from mailflow.policy.outgoing import Decision, Recipient
 
 _m = t.case_message_id.c
 _LAST_SEEN = (
@@ -135,7 +134,8 @@ def relay(
         references=(last_seen,) if last_seen else (),
         attachments=attachments_of(message),
     )
-    decision = check(conn, ctx, case, compose(content, "gate-preview@invalid", now), text, recipients, previous)
+    raw = compose(content, "gate-preview@invalid", now)
+    decision = gate.judge(conn, case.id, raw, text, recipients, previous, conduct=ctx.conduct, insiders=ctx.insiders)
     if not decision.allowed:
         kept = held.hold(
             conn,
@@ -149,7 +149,9 @@ def relay(
             now=now,
             head=head,
         )
-        answer = hold_notice(conn, ctx, case, member, message, decision, kept.held, now=now, head=kept.head, where=address)
+        answer = hold_notice(
+            conn, ctx, case, member, message, decision, kept.held, now=now, head=kept.head, where=address
+        )
         return Relayed(decision, None, answer, conversation, answer.diary_head)
     sent = outbox.draft(
         conn,
@@ -163,38 +165,6 @@ def relay(
     held.supersede(conn, conversation_id=conversation.id, author=member.name, now=now)
     head = conversations.set_recipients(conn, conversation, recipients, by=member.name, now=now, head=sent.diary_head)
     return Relayed(decision, sent, None, conversation, head)
-
-
-def check(
-    conn: Connection,
-    ctx: RelayContext,
-    case: cases.CaseRef,
-    raw: bytes,
-    text: str,
-    recipients: tuple[Recipient, ...],
-    previous: tuple[Recipient, ...] | None,
-) -> Decision:
-    """The policy gate on ``raw`` as it would reach ``recipients``, with what the case protects
-    (its people, their words and files, and what the committee wrote for itself)."""
-    guard = protection.of_case(conn, case.id, ctx.insiders)
-    outside = [r for r in recipients if r.address not in guard.protected_addresses]
-    internal = [
-        CommitteeOnly("another case's internal address", token)
-        for token in cases.internal_tokens_in(conn, ctx.conduct, raw)
-    ]
-    return evaluate(
-        Outgoing(
-            raw=raw,
-            top_text=text,
-            recipients=recipients,
-            previous=previous,
-            protected=guard.protected,
-            withheld=guard.withheld if outside else (),
-            insiders=ctx.insiders,
-            committee_only=(*guard.committee_only, *internal),
-            ours=guard.ours,
-        )
-    )
 
 
 def hold_notice(
@@ -211,38 +181,19 @@ def hold_notice(
     where: str,
 ) -> outbox.Drafted:
     """Tell the author why the mail was held and how to fix it; the chairs (who may release it) in Cc."""
-    service = ctx.settings.service
-    team = cases.conversation(conn, case.id, cases.TEAM)
-    assert team is not None
     out = standing.excluded(conn, case.id)
     chairs = [m for m in ctx.roster if m.role == "chair" and m.name not in out and m.name != member.name]
     text = (
         f"Your mail to {where} was held by the policy gate and reached no outside recipient.\n\n"
         + decision.explain().rstrip()
         + "\n\nFix it and send it again to the same address.\n\n"
-        f"If it must go exactly as it is, a chair may release it after looking at it: reply to this notice with\n"
-        f"'release REASON' on the first line (keep the token line below), or run\n"
+        "If it must go exactly as it is, a chair may release it after looking at it: reply to this notice with\n"
+        "'release REASON' on the first line (keep the token line below), or run\n"
         f"  mailflow held release {kept.id} --as CHAIR --reason REASON\n"
         "The release is recorded in the case diary with the chair's name and reason.\n\n"
         f"{held.TOKEN_LINE} {kept.token}\n"
     )
-    return outbox.draft(
-        conn,
-        Draft(
-            from_name=service.committee_name,
-            from_addr=str(ctx.conduct),
-            to=(Address(member.name, member.addresses[0]),),
-            cc=tuple(Address(c.name, c.addresses[0]) for c in chairs),
-            subject=with_tag("Held: " + (strip_prefixes(message.subject) or case.ref), service.subject_tag, case.ref),
-            text=text,
-            reply_to=cases.address_of(ctx.conduct, case.ref, team),
-            in_reply_to=message.message_id,
-            references=(message.message_id,) if message.message_id else (),
-            auto_submitted="auto-replied",
-        ),
-        kind=OutboundKind.SYSTEM,
-        case_id=case.id,
-        conversation_id=team.id,
-        now=now,
-        diary_head=head,
+    subject = "Held: " + (strip_prefixes(message.subject) or case.ref)
+    return to_members(
+        conn, ctx.settings, case, [member], subject, text, now=now, head=head, cc=chairs, in_reply_to=message.message_id
     )

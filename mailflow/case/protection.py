@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Select, bindparam, func, select
 
-from mailflow.committee import parties
+from mailflow.case import parties
 from mailflow.mime.surfaces import read_surfaces
 from mailflow.model import CaseState, ConversationKind, DiaryKind, OutboundKind, PartyRole
 from mailflow.model import core as t

@@ -109,10 +109,13 @@ def record(
     insiders: frozenset[str],
     now: datetime,
     reporter: Address | None = None,
+    automatic: bool = False,
     unverified: bool = False,
 ) -> Recorded:
     """``reporter``: for a forwarded report, the original sender (else the From of the message);
-    ``unverified``: it claims a member's or party's address and failed authentication."""
+    ``automatic``: from an automatic sender (a form), so a new case has no reporter until the
+    committee confirms one; ``unverified``: it claims a member's or party's address and failed
+    authentication."""
     if thread.outbound_id is not None:
         answered: Answered | None = Answered(thread.outbound_id, thread.case_id, thread.conversation_id)
     else:
@@ -127,7 +130,7 @@ def record(
             return Recorded(None, False, None, answered, None)
         opened = cases.open_case(
             conn,
-            reporter=reporter or message.from_addr,
+            reporter=reporter or (None if automatic else message.from_addr),
             subject=message.subject,
             opened_at=_opened_at(inbound, message, now),
             related_case_id=thread.related_case_id,
