@@ -192,6 +192,23 @@ class IntakeSettings(_Section):
     hostname: str = "localhost"
     imap: ImapSettings | None = None
     """Poll the committee's existing mailbox over IMAP (off unless configured)."""
+    max_recipients: int = Field(default=50, ge=1, le=10_000)
+    """Recipients per SMTP/LMTP transaction; more get ``452 4.5.3`` (the client sends them again)."""
+    command_timeout_seconds: float = Field(default=300, gt=0)
+    """A client that sends no command for this long is closed with ``421 4.4.2``."""
+    data_timeout_seconds: float = Field(default=600, gt=0)
+    """The whole message (DATA to the final dot) must arrive within this; else ``421 4.4.2``, nothing stored."""
+    max_connections_per_client: int = Field(default=20, ge=1)
+    """Concurrent connections from one IP address; more are refused with ``421 4.7.0`` at connect."""
+    max_messages_per_sender_per_hour: int = Field(default=100, ge=1)
+    """Messages per envelope sender per hour; more get ``450 4.7.1`` at MAIL FROM (the MTA retries)."""
+    max_header_size: ByteSize = ByteSize(1024 * 1024)
+    """Largest header section accepted; larger gets ``552 5.3.4``."""
+    min_free_space: ByteSize | None = None
+    """Below this much free space for the SQLite database, mail is refused with ``452 4.3.1``.
+    Default: 1.5 x max_message_size plus the WAL's size limit (mailflow.inbound.space)."""
+    reverse_dns: bool = True
+    """Look up the client's name (forward-confirmed) for our Received field; off: "unknown"."""
 
     @field_validator("smtp_listen", "lmtp_listen")
     @classmethod

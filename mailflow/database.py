@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import weakref
 from collections.abc import Iterator
@@ -11,6 +12,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -27,6 +30,13 @@ MIGRATION_LOCK_KEY = 0x6D61696C67
 _WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 
 _THREADING_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+
+# The SQLite write-ahead log: checkpointed into the database every WAL_AUTOCHECKPOINT pages, and
+# cut back to WAL_SIZE_LIMIT bytes whenever it is reset (PRAGMA journal_size_limit), so that it
+# cannot grow until it fills the volume; `mailflow serve` also truncates it periodically
+# (``checkpoint``). [intake] min_free_space keeps room for it (mailflow.inbound.space).
+WAL_AUTOCHECKPOINT = 2000  # pages of 4 KiB
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 # Execution options read when a transaction begins.
 DURABLE = "mailflow_durable"
@@ -56,7 +66,8 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA wal_autocheckpoint=10000")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
+        cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -126,6 +137,22 @@ def connection(engine: Engine, *, durable: bool = False, read_only: bool = False
         raise TemporaryFailure(f"database unavailable: {_reason(exc)}") from exc
 
 
+def checkpoint(engine: Engine) -> None:
+    """SQLite: copy the write-ahead log into the database and truncate it to nothing, once no
+    reader needs it (``mailflow serve`` does this every minute). A no-op on PostgreSQL."""
+    if not is_sqlite(engine):
+        return
+    try:
+        with _WRITERS[engine], engine.connect() as conn:
+            # On the driver's connection, outside any transaction (ours would hold a snapshot the
+            # checkpoint must wait for).
+            conn.connection.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()  # type: ignore[union-attr]
+    except OperationalError as exc:
+        raise TemporaryFailure(f"database unavailable: {_reason(exc)}") from exc
+    except sqlite3.OperationalError as exc:
+        raise TemporaryFailure(f"database unavailable: {exc}") from exc
+
+
 def lock_for_threading(conn: Connection) -> None:
     """Serialise the thread-and-record step across worker processes (SQLite serialises writers itself)."""
     if conn.dialect.name == "postgresql":
@@ -147,6 +174,14 @@ def migrate(engine: Engine) -> None:
         raise TemporaryFailure(f"database unavailable at {engine.url.render_as_string()}: {_reason(exc)}") from exc
 
 
+def _up_to_date(engine: Engine, config: AlembicConfig) -> bool:
+    """Is the schema at the newest revision? Asked in a read-only transaction."""
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    with engine.execution_options(**{READ_ONLY: True}).connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    return current == heads
+
+
 def _reason(exc: OperationalError) -> str:
     text = str(exc.orig).strip().splitlines()
     return text[0][:200] if text else exc.orig.__class__.__name__
@@ -154,6 +189,8 @@ def _reason(exc: OperationalError) -> str:
 
 def _migrate(engine: Engine) -> None:
     config = alembic_config(engine.url.render_as_string(hide_password=False))
+    if _up_to_date(engine, config):
+        return  # nothing to do, and nothing written: a full disk does not keep the service from starting
     with engine.connect() as connection:
         if connection.dialect.name == "postgresql":
             # Several processes may start at once (serve and its workers): one migrates, the rest wait.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -17,10 +18,13 @@ from dramatiq import Worker
 from mailflow.actors import check_deadlines
 from mailflow.auth import DnsFunc, Roster
 from mailflow.config import Settings
+from mailflow.database import checkpoint, migrate
 from mailflow.drafting import deadlines
 from mailflow.embedded import WorkerProcesses
+from mailflow.errors import TemporaryFailure
 from mailflow.inbound import smtp
 from mailflow.inbound.imap import ImapPoller
+from mailflow.inbound.space import SpaceWatch
 from mailflow.inbound.spool import GroupCommitSpool, Spool
 from mailflow.inbound.submission import SubmissionListener
 from mailflow.inbound.submit import submission_handler
@@ -30,6 +34,11 @@ from mailflow.runtime import Runtime
 from mailflow.sweep import sweep
 
 log = logging.getLogger(__name__)
+
+SPACE_CHECK_SECONDS = 2.0
+"""How often serve looks at the free space by itself (the listeners also look at every MAIL FROM)."""
+CHECKPOINT_SECONDS = 60.0
+"""How often serve truncates SQLite's write-ahead log."""
 
 
 def _split(listen: str) -> tuple[str, int]:
@@ -47,7 +56,11 @@ class Service:
         dnsfunc: DnsFunc | None = None,
     ) -> None:
         self.settings = settings
-        self.runtime = Runtime.build(settings, transport=transport, dnsfunc=dnsfunc).install()
+        # Migrations run in start(): on a full disk the service starts all the same, refusing mail.
+        self.runtime = Runtime.build(settings, transport=transport, dnsfunc=dnsfunc, run_migrations=False).install()
+        self.space = SpaceWatch(settings)
+        self._database_ready = False
+        self._maintenance: threading.Thread | None = None
         self._run_worker = settings.run_embedded_worker if worker is None else worker
         self._worker: Worker | None = None
         self._processes: WorkerProcesses | None = None
@@ -66,6 +79,38 @@ class Service:
     # -- lifecycle ----------------------------------------------------------------------------------
 
     def start(self) -> Service:
+        self._database_ready = self._open_database()
+        self._spool = GroupCommitSpool(Spool(self.runtime.engine, on_committed=self._enqueue))
+        if self._database_ready:
+            self._start_work()
+        self._start_listeners()
+        if self.settings.submission.listen:
+            roster = Roster.from_settings(self.settings)
+            self.submission = SubmissionListener(self.settings, roster, submission_handler(self.runtime)).start()
+        self._maintenance = threading.Thread(target=self._maintain, name="maintenance", daemon=True)
+        self._maintenance.start()
+        return self
+
+    def _open_database(self) -> bool:
+        """Bring the schema up to date. False when that cannot be done for want of disk space:
+        the service then starts refusing mail (452 4.3.1) and opens the database once space returns."""
+        try:
+            migrate(self.runtime.engine)
+        except TemporaryFailure as exc:
+            state = self.space.refresh()
+            if state.ok:
+                raise
+            log.warning("database not opened yet (%s); waiting for free space", exc)
+            return False
+        self.space.refresh()
+        return True
+
+    def accepting(self) -> bool:
+        """May the listeners take mail now? (the database is open and there is room)"""
+        return self._database_ready and self.space.ok()
+
+    def _start_work(self) -> None:
+        """What needs the database: the worker(s), the sweep, the IMAP poller, the deadlines."""
         queue = self.settings.queue
         if self._run_worker and queue.worker_processes:
             # Children do the work, and each sweeps its own share of the database.
@@ -79,19 +124,19 @@ class Service:
                 log.info("resumed %d unprocessed message(s) and %d outgoing mail(s)", swept.inbound, swept.outbound)
             self._sweeper = threading.Thread(target=self._sweep_forever, name="sweeper", daemon=True)
             self._sweeper.start()
-        self._spool = GroupCommitSpool(Spool(self.runtime.engine, on_committed=self._enqueue))
         if self.settings.intake.imap is not None:
             spool = Spool(self.runtime.engine, on_committed=self._enqueue)
             max_size = int(self.settings.intake.max_message_size)
-            self.imap = ImapPoller(self.settings.intake.imap, spool, self.runtime.engine, max_message_size=max_size)
+            self.imap = ImapPoller(
+                self.settings.intake.imap,
+                spool,
+                self.runtime.engine,
+                max_message_size=max_size,
+                hostname=self.settings.intake.hostname,
+            )
             self.imap.start()
         self._deadlines = threading.Thread(target=self._tick_forever, name="deadlines", daemon=True)
         self._deadlines.start()
-        self._start_listeners()
-        if self.settings.submission.listen:
-            roster = Roster.from_settings(self.settings)
-            self.submission = SubmissionListener(self.settings, roster, submission_handler(self.runtime)).start()
-        return self
 
     def stop(self) -> None:
         self._stopping.set()
@@ -113,6 +158,8 @@ class Service:
             self._sweeper.join(timeout=10)
         if self._deadlines is not None:
             self._deadlines.join(timeout=10)
+        if self._maintenance is not None:
+            self._maintenance.join(timeout=10)
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
@@ -142,6 +189,28 @@ class Service:
                 sweep(self.runtime, min_age=timedelta(seconds=max(5 * interval, 10)))
             except Exception:  # the database may be down for a while: keep sweeping
                 log.exception("sweep failed")
+
+    def _maintain(self) -> None:
+        """Free space and the write-ahead log: log when intake pauses or resumes, open the database
+        once space returns (if it could not be opened at start), truncate the WAL every minute."""
+        last_checkpoint = time.monotonic()
+        while not self._stopping.wait(SPACE_CHECK_SECONDS):
+            state = self.space.refresh()
+            if not self._database_ready and state.ok:
+                try:
+                    migrate(self.runtime.engine)
+                except TemporaryFailure as exc:
+                    log.warning("database still not opened: %s", exc)
+                    continue
+                self._database_ready = True
+                log.info("database opened; intake resumed")
+                self._start_work()
+            if self._database_ready and time.monotonic() - last_checkpoint >= CHECKPOINT_SECONDS:
+                last_checkpoint = time.monotonic()
+                try:
+                    checkpoint(self.runtime.engine)
+                except TemporaryFailure as exc:
+                    log.warning("WAL checkpoint failed: %s", exc)
 
     def _tick_forever(self) -> None:
         """The scheduler of the manuals' deadlines: every ``check_seconds`` a ``check_deadlines``
@@ -175,6 +244,7 @@ class Service:
         intake = self.settings.intake
         conduct = ConductAddress.parse(self.settings.service.conduct_address)
         assert self._spool is not None
+        guard = smtp.Guard(smtp.Limits.from_settings(intake), space_ok=self.accepting)
         for listen, lmtp in ((intake.smtp_listen, False), (intake.lmtp_listen, True)):
             if not listen:
                 continue
@@ -185,6 +255,7 @@ class Service:
                 lmtp=lmtp,
                 max_size=int(intake.max_message_size),
                 hostname=intake.hostname,
+                guard=guard,
             )
             server = await asyncio.get_running_loop().create_server(factory, host=host, port=port)
             self._servers.append(server)

@@ -11,9 +11,10 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from mailflow.cli import committee, drafts, imap, imports, templates, views
 from mailflow.cli.context import CliContext
@@ -23,8 +24,44 @@ from mailflow.errors import ConfigError, MailflowError, TemporaryFailure
 
 EX_OK, EX_DATAERR, EX_NOUSER, EX_TEMPFAIL, EX_CONFIG = 0, 65, 67, 75, 78
 
+CONFIG_FLAGS = ("--config", "-c")
+
+
+def hoist_config(args: list[str]) -> list[str]:
+    """``--config FILE`` (``-c FILE``, ``--config=FILE``, ``-cFILE``) wherever it is given, moved
+    in front of the subcommand, where the root command reads it: ``mailflow serve --config FILE``
+    is ``mailflow --config FILE serve``. No subcommand has an option of that name; arguments after
+    ``--`` are left alone."""
+    hoisted: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        if arg in CONFIG_FLAGS and i + 1 < len(args):
+            hoisted += [arg, args[i + 1]]
+            i += 2
+            continue
+        if arg.startswith("--config=") or (arg.startswith("-c") and not arg.startswith("--") and len(arg) > 2):
+            hoisted.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return hoisted + rest
+
+
+class _ConfigAnywhere(TyperGroup):
+    """The root command: takes ``--config`` before or after the subcommand (see ``hoist_config``)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_config(list(args)))
+
+
 app = typer.Typer(
     name="mailflow",
+    cls=_ConfigAnywhere,
     help="An email-first workflow service for Code of Conduct committees.",
     no_args_is_help=True,
     add_completion=False,
@@ -40,7 +77,12 @@ app.command("tick")(drafts.tick)
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="TOML configuration file (default: $MAILFLOW_CONFIG, else built-in defaults)"),
+    typer.Option(
+        "--config",
+        "-c",
+        help="TOML configuration file (default: $MAILFLOW_CONFIG, else built-in defaults); "
+        "may also follow the subcommand",
+    ),
 ]
 
 

@@ -85,7 +85,13 @@ def poll(
         fail_for(exc)
     try:
         spool = Spool(runtime.engine, on_committed=handoff(runtime))
-        poller = ImapPoller(imap, spool, runtime.engine, max_message_size=int(settings.intake.max_message_size))
+        poller = ImapPoller(
+            imap,
+            spool,
+            runtime.engine,
+            max_message_size=int(settings.intake.max_message_size),
+            hostname=settings.intake.hostname,
+        )
         try:
             result = poller.poll_once()
         except (ImapError, TemporaryFailure) as exc:

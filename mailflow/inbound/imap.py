@@ -76,8 +76,17 @@ class Backoff:
 class ImapPoller:
     """Reads ``settings.folders`` into ``spool`` (whose ``on_committed`` hands the ids on)."""
 
-    def __init__(self, settings: ImapSettings, spool: Spool, engine: Engine, *, max_message_size: int) -> None:
+    def __init__(
+        self,
+        settings: ImapSettings,
+        spool: Spool,
+        engine: Engine,
+        *,
+        max_message_size: int,
+        hostname: str = "localhost",
+    ) -> None:
         self.settings = settings
+        self._hostname = hostname
         self._spool = spool
         self._engine = engine
         self._max_size = max_message_size
@@ -206,6 +215,7 @@ class ImapPoller:
             self._engine,
             account=self._account,
             max_message_size=self._max_size,
+            hostname=self._hostname,
         )
         if self.settings.after == "move":
             assert self.settings.processed_folder is not None

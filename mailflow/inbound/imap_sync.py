@@ -29,6 +29,7 @@ from mailflow.config import ImapSettings
 from mailflow.inbound import imap_watermark as watermark
 from mailflow.inbound.imap_session import ImapFolderMissing, describe, translated
 from mailflow.inbound.spool import Envelope, Spool
+from mailflow.inbound.trace import Trace
 from mailflow.model import InboundSource
 
 log = logging.getLogger(__name__)
@@ -75,8 +76,10 @@ class FolderReader:
         *,
         account: str,
         max_message_size: int,
+        hostname: str = "localhost",
     ) -> None:
         self._client = client
+        self._hostname = hostname
         self._settings = settings
         self._spool = spool
         self._engine = engine
@@ -196,7 +199,8 @@ class FolderReader:
         origin: dict[str, object] = {"folder": key.folder, "uidvalidity": key.uidvalidity, "uid": uid}
         if isinstance(internaldate, datetime):
             origin["internaldate"] = internaldate.isoformat()
-        return Envelope(InboundSource.IMAP, mail_from=None, origin=origin)
+        trace = Trace(by=self._hostname, protocol="IMAP", source=self._settings.host)
+        return Envelope(InboundSource.IMAP, mail_from=None, origin=origin, trace=trace)
 
     def _mark(self, uids: Sequence[int]) -> None:
         if not uids:

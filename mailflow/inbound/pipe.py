@@ -2,14 +2,21 @@
 
 With the embedded (in-process) broker there is no worker to hand the id to, so the message is
 processed right here and its acknowledgement sent; with Redis or RabbitMQ it is enqueued for the
-workers. Either way the exit status tells the MTA whether to retry.
+workers. Either way the exit status tells the MTA whether to retry: 75 (EX_TEMPFAIL) also while
+the disk is short of ``[intake] min_free_space`` (mailflow.inbound.space).
+
+The stored message begins with our ``Received: by HOST (mailflow) with local (uid N); DATE``.
 """
 
 from __future__ import annotations
 
+import os
+
 from mailflow.config import Settings
 from mailflow.errors import TemporaryFailure
+from mailflow.inbound import space
 from mailflow.inbound.spool import Envelope, Spool
+from mailflow.inbound.trace import Trace
 from mailflow.model import InboundSource
 from mailflow.outbound.sender import send_one
 from mailflow.parse.addresses import ConductAddress
@@ -30,9 +37,13 @@ def deliver_from_pipe(
     conduct = ConductAddress.parse(settings.service.conduct_address)
     if recipients and not all(conduct.accepts(r) for r in recipients):
         return EX_NOUSER, "recipient is not the conduct address or one of its case addresses"
+    room = space.check(settings)
+    if not room.ok:
+        raise TemporaryFailure(room.reason)
     runtime = Runtime.build(settings)
     try:
-        envelope = Envelope(InboundSource.PIPE, mail_from=_reverse_path(sender), rcpt_to=recipients)
+        trace = Trace(by=settings.intake.hostname, protocol="local", comment=f"uid {os.getuid()}")
+        envelope = Envelope(InboundSource.PIPE, mail_from=_reverse_path(sender), rcpt_to=recipients, trace=trace)
         accepted = Spool(runtime.engine).accept(raw, envelope)
         if not accepted.new:
             return EX_OK, f"already stored as message {accepted.inbound_id}"

@@ -4,6 +4,18 @@
 network listeners: concurrent deliveries are committed together in one transaction (one fsync), and
 each caller is answered only after that commit. Identical bytes delivered again are recognised by
 their SHA-256 and not stored twice.
+
+What is stored, and what the dedupe key covers:
+
+* ``sha256`` (the dedupe key) and ``size`` are those of the bytes exactly as the client sent them;
+* the blob holds our own ``Received:`` field (``Envelope.trace``, mailflow.inbound.trace) followed
+  by those bytes. The field differs for every delivery (its date, the client), so it is kept out
+  of the key: the same bytes delivered again, by another MX or after a lost 250, are still
+  recognised, and the first delivery's trace is the one kept. Imported history has no trace.
+  ``mailflow.inbound.trace.without_trace(blob)`` gives back the bytes as sent.
+* the inbound row's ``origin`` holds, for SMTP and LMTP, the client's IP address (``"peer"``) and
+  its HELO name (``"helo"``), so that code can decide trust by connection without re-reading the
+  field.
 """
 
 from __future__ import annotations
@@ -15,6 +27,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Result, insert, select
@@ -23,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from mailflow.clock import utcnow
 from mailflow.database import connection
 from mailflow.errors import TemporaryFailure
+from mailflow.inbound.trace import Trace, newline_of
 from mailflow.model import Blob, InboundMessage, InboundSource, InboundState
 
 log = logging.getLogger(__name__)
@@ -43,6 +57,8 @@ class Envelope:
     """Where it came from beyond SMTP: IMAP folder/UIDVALIDITY/UID, import file and position."""
     notify: bool = True
     """False for imported history: record it, acknowledge and fan out nothing."""
+    trace: Trace | None = None
+    """Our Received field, put on top of the stored bytes (None: imported history)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,14 +119,11 @@ def _insert(conn: Connection, fresh: dict[str, tuple[bytes, Envelope]]) -> dict[
     if not fresh:
         return {}
     shas = list(fresh)
-    blob_ids: Sequence[int] = (
-        conn.execute(
-            insert(BLOB).returning(BLOB.c.id, sort_by_parameter_order=True), [{"data": fresh[sha][0]} for sha in shas]
-        )
-        .scalars()
-        .all()
-    )
     now = utcnow()
+    blobs = [{"data": _stored(*fresh[sha], now)} for sha in shas]
+    blob_ids: Sequence[int] = (
+        conn.execute(insert(BLOB).returning(BLOB.c.id, sort_by_parameter_order=True), blobs).scalars().all()
+    )
     rows = [
         {
             "received_at": now,
@@ -131,6 +144,13 @@ def _insert(conn: Connection, fresh: dict[str, tuple[bytes, Envelope]]) -> dict[
         conn.execute(insert(INBOUND).returning(INBOUND.c.id, sort_by_parameter_order=True), rows).scalars().all()
     )
     return dict(zip(shas, ids, strict=True))
+
+
+def _stored(raw: bytes, envelope: Envelope, now: datetime) -> bytes:
+    """The blob: our trace field, in the message's own line ending, then the bytes as sent."""
+    if envelope.trace is None:
+        return raw
+    return envelope.trace.field(now, newline_of(raw)) + raw
 
 
 def _text(value: str | None) -> str | None:

@@ -62,6 +62,10 @@ class Submitted:
     """The roster address the member logged in with, lowercased."""
     mail_from: str
     rcpt_to: tuple[str, ...]
+    peer: str | None = None
+    """The client's IP address."""
+    helo: str | None = None
+    """The name the client gave in EHLO."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +262,8 @@ class SubmissionHooks:
             login=login.login,
             mail_from=str(envelope.mail_from or ""),
             rcpt_to=tuple(envelope.rcpt_tos),
+            peer=str(session.peer[0]) if isinstance(session.peer, tuple) else None,
+            helo="".join(c for c in session.host_name or "" if c.isprintable())[:255],
         )
         try:
             verdict = await asyncio.get_running_loop().run_in_executor(None, self._handle, submitted)

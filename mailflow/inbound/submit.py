@@ -14,6 +14,7 @@ import logging
 from mailflow.inbound.inline import process_now
 from mailflow.inbound.spool import Envelope, Spool
 from mailflow.inbound.submission import SubmissionHandler, SubmissionVerdict, Submitted
+from mailflow.inbound.trace import Trace
 from mailflow.model import InboundSource, InboundState
 from mailflow.runtime import Runtime
 
@@ -24,14 +25,12 @@ ACCEPTED = "250 2.0.0 Accepted: recorded, and relayed where it was addressed"
 
 def submission_handler(runtime: Runtime) -> SubmissionHandler:
     spool = Spool(runtime.engine)
+    hostname = runtime.settings.intake.hostname
 
     def handle(submitted: Submitted) -> SubmissionVerdict:
-        envelope = Envelope(
-            InboundSource.SUBMISSION,
-            submitted.mail_from,
-            submitted.rcpt_to,
-            origin={"submitted_by": submitted.login},
-        )
+        origin = {"submitted_by": submitted.login, "peer": submitted.peer, "helo": submitted.helo}
+        trace = Trace(by=hostname, protocol="ESMTPSA", helo=submitted.helo, peer=submitted.peer)
+        envelope = Envelope(InboundSource.SUBMISSION, submitted.mail_from, submitted.rcpt_to, origin, trace=trace)
         accepted = spool.accept(submitted.raw, envelope)
         [outcome] = process_now(runtime, [accepted.inbound_id])
         if outcome.held:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import smtplib
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -152,3 +155,51 @@ def test_the_roster_and_a_cases_committee_standing(db_stack: Stack, config: Path
     assert shown["risk"] == {"impact": None, "likelihood": None, "risk": None}
     table = run(config, "cases", "show", case["ref"]).stdout.decode()
     assert "committee: Bo Member: excluded (party (suspected))" in table
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        ["--config", "{}", "init"],
+        ["init", "--config", "{}"],
+        ["init", "-c", "{}"],
+        ["init", "--config={}"],
+        ["cases", "list", "--json", "-c", "{}"],
+    ],
+)
+def test_config_is_taken_before_or_after_the_subcommand(tmp_path: Path, where: list[str]) -> None:
+    from tests.support.stack import make_settings
+
+    config = write_config(tmp_path / "mailflow.toml", make_settings(tmp_path, None))
+    env = {k: v for k, v in os.environ.items() if k != "MAILFLOW_CONFIG"}
+    argv = [arg.format(config) for arg in where]
+    done = subprocess.run([*MAILFLOW, *argv], capture_output=True, env=env, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"No such option" not in done.stderr
+    assert (tmp_path / "data" / "mailflow.sqlite3").exists()  # the file's data_dir, not the default
+
+
+def test_serve_takes_its_config_after_the_subcommand(tmp_path: Path) -> None:
+    from tests.support.sink import free_port
+    from tests.support.stack import make_settings
+
+    port = free_port()
+    settings = make_settings(tmp_path, None, intake={"smtp_listen": f"127.0.0.1:{port}", "lmtp_listen": ""})
+    config = write_config(tmp_path / "mailflow.toml", settings)
+    env = {k: v for k, v in os.environ.items() if k != "MAILFLOW_CONFIG"}
+    serve = subprocess.Popen([*MAILFLOW, "serve", "--config", str(config)], stderr=subprocess.PIPE, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert serve.poll() is None, serve.stderr.read().decode() if serve.stderr else ""
+            try:
+                with smtplib.SMTP("127.0.0.1", port, timeout=5) as client:
+                    assert client.noop()[0] == 250
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "serve did not listen on the configured port"
+                time.sleep(0.2)
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.communicate(timeout=60)
+    assert serve.returncode == 0

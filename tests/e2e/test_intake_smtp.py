@@ -3,6 +3,7 @@ on every database and broker combination (tests/conftest.py)."""
 
 from __future__ import annotations
 
+import hashlib
 import smtplib
 import socket
 
@@ -17,8 +18,10 @@ from mailflow.model import (
     OutboundKind,
     OutboundState,
 )
+from tests.support import trace
 from tests.support.mail import header, parse, report
 from tests.support.stack import CONDUCT, Stack, send
+from tests.support.trace import smtp_trace
 
 
 def test_report_opens_a_case_and_the_reporter_is_acknowledged(stack: Stack) -> None:
@@ -64,18 +67,22 @@ def test_the_raw_bytes_are_committed_before_the_250(stack: Stack) -> None:
     service = stack.start(worker=False)  # nothing processes: only the spool is at work
     raw = report(body="Line one.\nLine two with trailing spaces   \n\n.leading dot survives\n")
     with smtplib.SMTP("127.0.0.1", service.smtp_port) as client:
-        client.ehlo()
+        client.ehlo("client.example")
         client.mail("jane@example.net")
         client.rcpt(CONDUCT)
         code, text = client.data(raw)
     assert code == 250 and text.startswith(b"2.0.0 Ok: stored as message ")
     inbound_id = int(text.rsplit(b" ", 1)[1])
-    # The moment the client has its 250, the bytes are in the database, exactly.
+    # The moment the client has its 250, the bytes are in the database, exactly: our Received
+    # field on top of what the client sent.
     with stack.session() as s:
         inbound = s.get(InboundMessage, inbound_id)
         assert inbound is not None and inbound.state is InboundState.RECEIVED
-        assert s.get(Blob, inbound.blob_id).data == raw  # type: ignore[union-attr]
+        stored = s.get(Blob, inbound.blob_id).data  # type: ignore[union-attr]
+        assert smtp_trace("client.example").fullmatch(trace.split(stored, raw))
         assert inbound.mail_from == "jane@example.net" and inbound.rcpt_to == [CONDUCT]
+        assert inbound.origin == {"peer": "127.0.0.1", "helo": "client.example"}
+        assert inbound.sha256 == hashlib.sha256(raw).hexdigest() and inbound.size == len(raw)
 
 
 def _transcript(port: int, *commands: str) -> list[str]:

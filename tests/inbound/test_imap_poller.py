@@ -30,6 +30,7 @@ from mailflow.model import (
     OutboundState,
 )
 from mailflow.model.tables import ImapWatermark
+from tests.support import trace
 from tests.support.dovecot import DovecotServer
 from tests.support.imap import (
     KEYWORD,
@@ -45,6 +46,7 @@ from tests.support.imap import (
     write_imap_config,
 )
 from tests.support.stack import Stack
+from tests.support.trace import imap_trace
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "config" / "mailflow.example.toml"
 
@@ -110,7 +112,8 @@ def test_a_report_arriving_while_the_poller_idles_becomes_a_case_and_is_acknowle
         assert inbound.source is InboundSource.IMAP and inbound.mail_from is None and inbound.notify
         assert {k: inbound.origin[k] for k in ("folder", "uid")} == {"folder": "INBOX", "uid": uid}
         assert inbound.origin["uidvalidity"] == server.uidvalidity(USER)
-        assert s.get(Blob, inbound.blob_id).data == reports(1)[0]  # type: ignore[union-attr]
+        stored = s.get(Blob, inbound.blob_id).data  # type: ignore[union-attr]
+        assert imap_trace("127.0.0.1").fullmatch(trace.split(stored, reports(1)[0]))
         kinds = s.scalars(select(DiaryEntry.kind).order_by(DiaryEntry.seq)).all()
     assert kinds[0] is DiaryKind.REPORT and DiaryKind.SENT in kinds  # the report, and our answer
     # And the message is marked on the server, after the bytes were stored
