@@ -8,14 +8,12 @@ that different programs would read differently is refused rather than guessed at
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from email.errors import MessageDefect, ObsoleteHeaderDefect
 from email.policy import default as default_policy
 
+from mailflow.inbound.trace import is_own
 from mailflow.mime.tree import MessageTree
-
-_OWN_TRACE = re.compile(r"\bby\s+\S+\s+\(mailflow\)", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +27,7 @@ def header_fields(tree: MessageTree) -> tuple[HeaderField, ...]:
     took them apart; without the Received trace our own intake wrote on top (it is not a hop the
     message claims to have passed: it is us)."""
     fields = tuple(HeaderField(h.key, h.raw) for h in tree.headers)
-    if fields and fields[0].name == "received" and _OWN_TRACE.search(fields[0].value):
+    if fields and is_own(fields[0].name, fields[0].value):
         return fields[1:]
     return fields
 
