@@ -21,6 +21,7 @@ from email.utils import parsedate_to_datetime
 from types import MappingProxyType
 
 from mailflow.errors import ParseFailure
+from mailflow.inbound.trace import is_own
 from mailflow.mime.charset import decode_bytes
 from mailflow.mime.headers import Mailbox
 from mailflow.mime.html import html_to_text
@@ -131,7 +132,7 @@ def parse_message(raw: bytes, budget: Budget | None = None) -> ParsedMessage:
     if not raw.strip():
         raise ParseFailure("empty message")
     tree = read_message(raw, budget)
-    if not tree.headers:
+    if not any(not is_own(h.key, h.raw) for h in tree.headers):  # our own trace on top is not the sender's
         if tree.unread:
             raise ParseFailure(tree.unread[0].reason)
         raise ParseFailure("no header fields: not an internet message (RFC 5322)")

@@ -7,22 +7,15 @@ import os
 import signal
 import smtplib
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from mailflow.model import InboundMessage, InboundState, OutboundKind
+from tests.support.cli import MAILFLOW, run
 from tests.support.mail import report
 from tests.support.stack import Stack, write_config
-
-MAILFLOW = [sys.executable, "-m", "mailflow"]
-
-
-def run(config: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    env = {**os.environ, "MAILFLOW_CONFIG": str(config)}
-    return subprocess.run([*MAILFLOW, *args], input=stdin, capture_output=True, env=env, timeout=120, check=False)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import subprocess
-from typing import Any
 
 import dkim
 import pytest
@@ -19,98 +18,26 @@ from mailflow.model import (
     DiaryEntry,
     DiaryKind,
     OutboundKind,
-    OutboundMessage,
     Party,
     PartyRole,
 )
-from mailflow.parse.addresses import ConductAddress
-from mailflow.service import Service
+from tests.support.committee import (
+    ADA,
+    AUTH,
+    BO,
+    CY,
+    REPORTER,
+    addresses,
+    deliver,
+    delivered_to,
+    diary,
+    member_mail,
+    of_kind,
+    open_case,
+    texts_to,
+)
 from tests.support.mail import header, parse, report
-from tests.support.stack import CONDUCT, Stack, send
-
-MX = "mx.committee.example"
-ADA, BO, CY = "ada@committee.example", "bo@committee.example", "cy@committee.example"
-REPORTER = "jane@example.net"
-# The MX that hands mail over runs on this machine: its connections come from 127.0.0.1.
-AUTH: dict[str, Any] = {
-    "authentication": {"trusted_authserv_ids": [MX], "trusted_relays": ["127.0.0.1"], "verify_dkim": False}
-}
-
-
-def member_mail(
-    sender: str,
-    to: str,
-    body: str,
-    *,
-    subject: str = "Re: the report",
-    auth: str | None = "trusted",
-    name: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> bytes:
-    """A member's mail as our MX hands it over: the MX's Authentication-Results on top (``auth``:
-    "trusted", "untrusted" (another authserv-id), "below" (under a Received: the sender wrote it)
-    or None)."""
-    domain = sender.rpartition("@")[2]
-    result = f"dkim=pass header.d={domain}; dmarc=pass header.from={domain}"
-    received = f"Received: from client.example ([192.0.2.7]) by {MX}; Tue, 03 Nov 2026 10:00:00 +0000"
-    top: list[str] = []
-    if auth == "trusted":
-        top = [f"Authentication-Results: {MX}; {result}", received]
-    elif auth == "untrusted":
-        top = [f"Authentication-Results: mx.elsewhere.example; {result}", received]
-    elif auth == "below":
-        top = [received, f"Authentication-Results: {MX}; {result}"]
-    else:
-        top = [received]
-    display = name or {ADA: "Ada Chair", BO: "Bo Member", CY: "Cy Member"}.get(sender, "Someone")
-    raw = report(subject, body, sender=f"{display} <{sender}>", to=to, headers=headers)
-    return ("\r\n".join(top) + "\r\n").encode() + raw
-
-
-def addresses(stack: Stack, case: Case) -> dict[int, str]:
-    conduct = ConductAddress.parse(CONDUCT)
-    with stack.session() as s:
-        convs = s.scalars(select(Conversation).where(Conversation.case_id == case.id)).all()
-        return {c.number: conduct.case_address(case.ref, c.token) for c in convs}
-
-
-def of_kind(stack: Stack, kind: OutboundKind) -> list[OutboundMessage]:
-    return [o for o in stack.outbound() if o.kind is kind]
-
-
-def delivered_to(stack: Stack, address: str) -> list[bytes]:
-    return [m for m in stack.delivered() if address in header(m, "To")]
-
-
-def texts_to(stack: Stack, address: str) -> str:
-    """Every plain-text body delivered to ``address``, joined (the Maildir's order is not the sending order)."""
-    return "\n=====\n".join(
-        parse(m).get_body(("plain",)).get_content()  # type: ignore[union-attr]
-        for m in delivered_to(stack, address)
-    )
-
-
-def diary(stack: Stack, case: Case) -> list[DiaryEntry]:
-    with stack.session() as s:
-        return list(s.scalars(select(DiaryEntry).where(DiaryEntry.case_id == case.id).order_by(DiaryEntry.seq)))
-
-
-def open_case(stack: Stack, service: Service, body: str | None = None) -> tuple[Case, dict[int, str]]:
-    raw = (
-        report(sender=f"Jane Reporter <{REPORTER}>", body=body)
-        if body
-        else report(sender=f"Jane Reporter <{REPORTER}>")
-    )
-    send(service.smtp_port, raw, sender=REPORTER)
-    stack.wait_idle()
-    [case] = stack.cases()
-    return case, addresses(stack, case)
-
-
-def deliver(stack: Stack, service: Service, raw: bytes, sender: str, to: str) -> None:
-    send(service.smtp_port, raw, sender=sender, to=(to,))
-    stack.wait_idle()
-
+from tests.support.stack import CONDUCT, Stack
 
 # -- fan-out ---------------------------------------------------------------------------------------
 

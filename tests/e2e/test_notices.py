@@ -13,8 +13,8 @@ from sqlalchemy import select
 from mailflow.case import service as cases
 from mailflow.model import Case, DeadlineFired, DiaryKind, NoticeDraft, OutboundKind
 from mailflow.service import Service
-from tests.cli.test_cli import run
-from tests.e2e.test_committee import (
+from tests.support.cli import run
+from tests.support.committee import (
     ADA,
     AUTH,
     BO,

@@ -16,7 +16,7 @@ from mailflow.auth import hash_password
 from mailflow.case import service as cases
 from mailflow.model import DiaryKind, OutboundKind
 from mailflow.service import Service
-from tests.e2e.test_committee import (
+from tests.support.committee import (
     ADA,
     AUTH,
     BO,
