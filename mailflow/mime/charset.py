@@ -209,20 +209,28 @@ def _guess(sample: bytes) -> str | None:
 
 
 def _looks_latin(sample: bytes) -> bool:
-    """Whether ``sample`` read as Windows-1252 looks like text in a Latin script: most words of
-    four letters or more with an accented letter also have an ASCII letter ("Liddéll"), unlike
-    Cyrillic or Greek read as Windows-1252 ("Ïðèâåò"); without such words, only when every other
-    character is common Windows-1252 punctuation (curly quotes, dashes, the euro sign)."""
+    """Whether ``sample`` read as Windows-1252 looks like text in a Latin script: few letters
+    outside ASCII (at most 30%: "é.txt", "Liddéll"), or most words of four letters or more with an
+    accented letter also having an ASCII letter (French, German), unlike Cyrillic or Greek read as
+    Windows-1252 ("Ïðèâåò"); without accented letters, when every other character is common
+    Windows-1252 punctuation (curly quotes, dashes, the euro sign)."""
     try:
         text = sample.decode("cp1252")
     except UnicodeError:
         return False
+    letters = accented_letters = 0
+    for char in text:
+        if char.isalpha():
+            letters += 1
+            accented_letters += not char.isascii()
+    if not accented_letters:
+        return all(c.isascii() or c in _LATIN_PUNCTUATION for c in text)
+    if accented_letters <= letters * 0.3:
+        return True
     accented = mixed = 0
     for match in _LETTERS.finditer(text):
         word = match.group()
         if not word.isascii():
             accented += 1
             mixed += any(c.isascii() for c in word)
-    if accented:
-        return mixed >= accented * 0.6
-    return all(c.isascii() or c in _LATIN_PUNCTUATION for c in text)
+    return accented > 0 and mixed >= accented * 0.6
