@@ -49,10 +49,9 @@ ATTRIBUTES = _names(
 VAL_ELEMENTS = _names("docVar alias tag placeholder listItem dropDownList comboBox")
 BINARY_ELEMENTS = frozenset(("binary-data", "binData"))
 
-_ATTRIBUTE = re.compile(r"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_ATTRIBUTE = re.compile(r"""(?<![\w:.-])([\w:.-]++)\s*+=\s*+(?:"([^"]*+)"|'([^']*+)')""")
 _NAME = re.compile(r"[\w:.-]+")
 _ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([\w.:-]+)["']""")
-_ENTITY = re.compile(r"&(?:#\d+|#[xX][0-9a-fA-F]+|\w+);")
 
 
 @dataclass(slots=True)

@@ -28,7 +28,7 @@ from mailflow.mime.reading import Reading
 
 __all__ = ["read_image"]
 
-FORMATS = ("JPEG", "PNG", "GIF", "TIFF", "WEBP", "BMP", "ICO", "MPO", "PSD", "JPEG2000")
+FORMATS = ("JPEG", "PNG", "GIF", "TIFF", "WEBP", "BMP", "ICO", "PSD", "JPEG2000")  # JPEG opens MPO too
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 _EXIF_IFD = 0x8769
@@ -56,6 +56,7 @@ _IPTC = {
 
 def read_image(data: bytes, name: str | None, where: str, ctx: Context) -> Reading:
     reading = _png_chunks(data, where, ctx) if data.startswith(PNG_MAGIC) else Reading()
+    Image.init()  # registers every plugin, so that all of FORMATS are known (once)
     try:
         image = Image.open(io.BytesIO(data), formats=FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):

@@ -38,6 +38,7 @@ from mailflow.mime.charset import decode_bytes
 from mailflow.mime.formats import outlook
 from mailflow.mime.formats._base import (
     DAMAGED_ARCHIVE,
+    DAMAGED_MSG,
     DAMAGED_OFFICE,
     EMBEDDED_BINARY,
     ENCRYPTED,
@@ -165,7 +166,8 @@ def read_ole(data: bytes, name: str | None, where: str, ctx: Context) -> Reading
     try:
         ole = olefile.OleFileIO(io.BytesIO(data))
     except Exception:
-        return Reading.not_read(where, DAMAGED_OFFICE)
+        outlook_named = (name or "").lower().endswith(".msg")
+        return Reading.not_read(where, DAMAGED_MSG if outlook_named else DAMAGED_OFFICE)
     with ole:
         streams = ole.listdir(streams=True, storages=True)
         if any(path[0].startswith(("__substg1.0_", "__properties_version1.0")) for path in streams):

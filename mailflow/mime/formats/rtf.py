@@ -29,7 +29,7 @@ _INFO = re.compile(
     r"[ \t\r\n]?([^{}]*)\}"
 )
 _REVISION_TABLE = re.compile(r"\{\\\*\\revtbl\s*((?:\{[^{}]*\}\s*)*)\}")
-_HYPERLINK = re.compile(r"HYPERLINK\s+(?:\\\\l\s+)?\"([^\"]*)\"")
+_HYPERLINK = re.compile(r"HYPERLINK\s++(?:\\\\l\s++)?\"([^\"]{0,2048})\"")
 _PICTURE = re.compile(r"\\(?:pict|shppict|nonshppict)(?![a-z])")
 _OBJECT = re.compile(r"\\(?:object|objdata)(?![a-z])")
 

@@ -26,7 +26,6 @@ _BINARY = frozenset({"PHOTO", "LOGO", "SOUND", "KEY", "ATTACH"})
 _IMAGES = frozenset({"PHOTO", "LOGO"})
 _LINES = re.compile(r"\r\n|\n|\r")
 _ESCAPE = re.compile(r"\\([nN,;:\\])")
-_DATA_URI = re.compile(r"data:([\w.+-]+/[\w.+-]+)?(?:;[^,;]*)*?(;base64)?,(.*)", re.DOTALL | re.IGNORECASE)
 
 
 def looks_vcard(head: str) -> bool:
@@ -56,11 +55,10 @@ def read_vcard(data: bytes, name: str | None, where: str, ctx: Context) -> Readi
         elif encoding == "QUOTED-PRINTABLE" or "QUOTED-PRINTABLE" in flags.split(","):
             raw = quopri.decodestring(value.encode("utf-8"))
         elif binary and value[:5].lower() == "data:":
-            match = _DATA_URI.match(value)
-            if match and match.group(2):
-                raw, content_type = _b64(match.group(3)), match.group(1) or content_type
-            elif match:
-                raw = match.group(3).encode("utf-8")
+            header, _, payload = value[5:].partition(",")
+            media_type, *options = header.split(";")
+            content_type = media_type.strip() or content_type
+            raw = _b64(payload) if "base64" in (o.strip().lower() for o in options) else payload.encode("utf-8")
         if binary and raw is not None:
             out.append(head)
             label = f"{prop} in {where}" if prop else f"line {number} in {where}"
