@@ -13,6 +13,7 @@ import zipfile
 import zlib
 from collections.abc import Mapping
 
+import compressed_rtf
 from extract_msg.ole_writer import OleWriter
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
@@ -298,6 +299,7 @@ def outlook_msg(
     *,
     recipient: tuple[str, str] | None = None,
     html_body: bytes | None = None,
+    rtf_body: bytes | None = None,
     attachments: Mapping[str, bytes] | None = None,
     embedded: Mapping[str, str] | None = None,
 ) -> bytes:
@@ -312,6 +314,8 @@ def outlook_msg(
     _message_streams(writer, "", {"001A": "IPM.Note", **fields}, top=True, attachments=count)
     if html_body is not None:
         writer.addEntry("__substg1.0_10130102", html_body)
+    if rtf_body is not None:
+        writer.addEntry("__substg1.0_10090102", compressed_rtf.compress(rtf_body, compressed=True))
     if recipient is not None:
         storage = "__recip_version1.0_#00000000"
         writer.addEntry(storage, storage=True)

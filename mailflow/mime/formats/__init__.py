@@ -5,8 +5,9 @@ an archive, a file embedded in a document) whatever its format, choosing the rea
 first bytes, then its name's extension, then its declared content type (a PDF named "notes.txt" is
 a PDF; a Word 2003 XML or an HTML file saved as ".doc" is read as what it is). What is the
 caller's business goes to ``nested``: an HTML file (content type "text/html"), an email message or
-an MHTML archive (both "message/rfc822", both being MIME messages); without ``nested`` they are
-read as text.
+an MHTML archive (both "message/rfc822", both being MIME messages), with the file's own depth;
+without ``nested`` they are read as text. ``nested`` must not give those bytes back to
+:func:`read_file` at the same depth (that would come back to it).
 
 Every reader is a pure function of the bytes: no database, no network, no logging of content.
 Nothing in a file makes it raise: an exception from a library is reported as the Unread "could
@@ -22,11 +23,12 @@ Reading instead.
 
 from __future__ import annotations
 
+import codecs
 import logging
 import re
 from collections.abc import Callable
 
-from mailflow.mime.charset import decode_bytes, sniff_text
+from mailflow.mime.charset import codec_name, decode_bytes, sniff_text, wide_codec
 from mailflow.mime.formats import archive, image, office, outlook, pdf, rtf, text, vcard
 from mailflow.mime.formats._base import (
     ARCHIVE_NOT_READ,
@@ -129,8 +131,7 @@ def kind_of(data: bytes, filename: str | None, content_type: str, charset: str |
     kind = _by_magic(data)
     if kind is not None:
         return kind
-    head = decode_bytes(data[:2048], charset)
-    kind = _by_text(head)
+    kind = _by_text(_head(data[:2048], charset))
     if kind is not None:
         return kind
     extension = _extension(filename)
@@ -145,6 +146,19 @@ def kind_of(data: bytes, filename: str | None, content_type: str, charset: str |
     if major in ("audio", "video"):
         return "media"
     return "text"
+
+
+def _head(head: bytes, charset: str | None) -> str:
+    """The start of a file as text, for its markers ("<html", "BEGIN:VCARD", "From:"): decoded
+    when it is UTF-16/32 (BOM, NUL pattern or declaration), else byte for byte (no guessing)."""
+    codec = codec_name(charset)
+    if (
+        head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        or wide_codec(head)
+        or (codec is not None and codec.startswith(("utf-16", "utf-32")))
+    ):
+        return decode_bytes(head, charset)
+    return head.decode("latin-1")
 
 
 def _as_text(budget: Budget) -> NestedReader:

@@ -73,6 +73,15 @@ def test_html_body_goes_to_nested_as_html() -> None:
     assert NAME in text_at(reading, "HTML body in mail.msg")
 
 
+def test_rtf_body_is_read_when_there_is_no_other_body() -> None:
+    # Given a message whose only body is compressed RTF (as Outlook stores rich text)
+    data = outlook_msg({SUBJECT: "Notes"}, rtf_body=rb"{\rtf1\ansi\ansicpg1252 Met Alice Lidd\'e9ll today\par}")
+    # When it is read
+    reading = read(data, "notes.msg")
+    # Then the RTF body is decompressed and read as RTF
+    assert text_at(reading, "RTF body in notes.msg") == "Met Alice Liddéll today"
+
+
 def test_damaged_msg() -> None:
     # Given a .msg cut short, and one too short to be an OLE file at all
     data = outlook_msg({SUBJECT: "x", BODY: f"by {NAME}"})
