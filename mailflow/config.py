@@ -306,6 +306,9 @@ class NoticeSettings(_Section):
     deadlock_days: float = Field(default=7, gt=0)
     check_seconds: float = Field(default=60, gt=0)
     """How often ``mailflow serve`` has the deadlines checked (by a worker, as a ``check_deadlines`` message)."""
+    digest_hours: float = Field(default=24, ge=0)
+    """The chairs get what they must hear of (messages that fit no case, quarantined messages, held
+    and undelivered mail) in a digest: at most one mail per kind in this many hours (0: at once)."""
 
     @field_validator("board_address")
     @classmethod

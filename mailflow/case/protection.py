@@ -30,8 +30,8 @@ from mailflow.policy.exposure import Identity
 from mailflow.policy.outgoing import CommitteeOnly, Protected
 
 _d, _i, _m, _o = t.diary.c, t.inbound.c, t.case_message_id.c, t.outbound.c
-_RECEIVED: Select[int, DiaryKind, str | None, str | None, int | None, bytes] = (
-    select(_d.seq, _d.kind, func.lower(_d.from_addr), _d.new_text, _m.conversation_id, t.blob.c.data)
+_RECEIVED: Select[int, DiaryKind, str | None, str | None, int | None, str | None, bytes] = (
+    select(_d.seq, _d.kind, func.lower(_d.from_addr), _d.new_text, _m.conversation_id, _d.message_id, t.blob.c.data)
     .join(t.inbound, t.inbound.c.id == _d.inbound_id)
     .join(t.blob, t.blob.c.id == _i.blob_id)
     .outerjoin(
@@ -87,7 +87,11 @@ class _Gathered:
     hashes: set[str]
 
 
-def of_case(conn: Connection, case_id: int, insiders: Iterable[str] = ()) -> CaseProtection:
+def of_case(
+    conn: Connection, case_id: int, insiders: Iterable[str] = (), *, relaying: str | None = None
+) -> CaseProtection:
+    """``relaying``: the Message-ID of the member's mail being relayed now (recorded already), whose
+    own words are not the committee's internal matter."""
     members = {a.lower() for a in insiders}
     state = CaseState(conn.execute(_STATE, {"case_id": case_id}).scalar_one())
     labelled: list[tuple[str, parties.PartyView]] = []
@@ -101,11 +105,11 @@ def of_case(conn: Connection, case_id: int, insiders: Iterable[str] = ()) -> Cas
     gathered = {label: _Gathered([], set()) for label, _ in protected_people}
     team_id, team_token = conn.execute(_TEAM_TOKEN, {"case_id": case_id}).one()
     secrets = [CommitteeOnly("the case's internal address", team_token)]
-    for seq, kind, sender, new_text, conversation_id, raw in conn.execute(_RECEIVED, {"case_id": case_id}):
+    for seq, kind, sender, new_text, conversation_id, message_id, raw in conn.execute(_RECEIVED, {"case_id": case_id}):
         owner = first_reporter if kind == DiaryKind.REPORT else by_address.get(sender or "")
         if owner is not None:
             _gather(gathered[owner], f"{owner}'s message (diary entry {seq})", raw)
-        elif sender in members and conversation_id == team_id and new_text:
+        elif sender in members and conversation_id == team_id and new_text and message_id != relaying:
             secrets.append(CommitteeOnly(f"a member's internal mail (diary entry {seq})", new_text, literal=False))
     for seq, detail in conn.execute(_COMMANDS, {"case_id": case_id}):
         line = str((detail or {}).get("command") or "").lstrip("/")

@@ -32,7 +32,7 @@ from mailflow.drafting import drafts
 from mailflow.drafting.drafts import DraftingContext
 from mailflow.model import CaseState, DiaryKind, OutboundKind, OutboundState
 from mailflow.model import core as t
-from mailflow.outbound import outbox
+from mailflow.outbound import alerts, outbox
 from mailflow.outbound.compose import Draft
 from mailflow.parse.message import Address
 from mailflow.parse.subject import with_tag
@@ -78,6 +78,16 @@ def tick(engine: Engine, ctx: DraftingContext, now: datetime, *, stamp: datetime
         lock_for_threading(conn)
         fired += _per_case(conn, ctx, now, stamp or now)
         fired += _marked(conn, ctx, now, stamp or now)
+        chairs = [m for m in ctx.roster if m.role == "chair"]
+        service = ctx.settings.service
+        alerts.digest(
+            conn,
+            chairs,
+            committee_name=service.committee_name,
+            conduct_address=str(ctx.conduct),
+            now=stamp or now,
+            every=timedelta(hours=ctx.settings.notices.digest_hours),
+        )
     for item in fired:
         log.info("deadline %s fired on case %s", item.name, item.case_ref)
     return fired

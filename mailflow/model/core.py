@@ -23,6 +23,7 @@ from mailflow.model.tables import (
     DeadlineFired,
     DiaryEntry,
     HeldMail,
+    ImapWatermark,
     InboundMessage,
     NoticeDraft,
     OutboundMessage,
@@ -41,6 +42,7 @@ case_member: Table = CaseMember.__table__  # type: ignore[attr-defined]
 notice_draft: Table = NoticeDraft.__table__  # type: ignore[attr-defined]
 deadline_fired: Table = DeadlineFired.__table__  # type: ignore[attr-defined]
 held_mail: Table = HeldMail.__table__  # type: ignore[attr-defined]
+imap_watermark: Table = ImapWatermark.__table__  # type: ignore[attr-defined]
 alert: Table = Alert.__table__  # type: ignore[attr-defined]
 
 

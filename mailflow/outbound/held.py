@@ -53,8 +53,8 @@ _WAITING = select(*_COLUMNS).where(_h.state == HeldState.HELD).order_by(_h.id)
 _INSERT = t.held_mail.insert().returning(_h.id)
 _DECIDE = t.held_mail.update().where(_h.id == bindparam("held_id"), _h.state == HeldState.HELD)
 _SUPERSEDE = t.held_mail.update().where(
-    _h.conversation_id == bindparam("conversation_id"),
-    _h.author == bindparam("author"),
+    _h.conversation_id == bindparam("in_conversation"),
+    _h.author == bindparam("by_author"),
     _h.state == HeldState.HELD,
 )
 _o = t.outbound.c
@@ -221,8 +221,8 @@ def supersede(conn: Connection, *, conversation_id: int, author: str, now: datet
     conn.execute(
         _SUPERSEDE,
         {
-            "conversation_id": conversation_id,
-            "author": author,
+            "in_conversation": conversation_id,
+            "by_author": author,
             "state": HeldState.SUPERSEDED,
             "decided_at": now,
             "decided_by": author,

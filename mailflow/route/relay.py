@@ -135,7 +135,17 @@ def relay(
         attachments=attachments_of(message),
     )
     raw = compose(content, "gate-preview@invalid", now)
-    decision = gate.judge(conn, case.id, raw, text, recipients, previous, conduct=ctx.conduct, insiders=ctx.insiders)
+    decision = gate.judge(
+        conn,
+        case.id,
+        raw,
+        text,
+        recipients,
+        previous,
+        conduct=ctx.conduct,
+        insiders=ctx.insiders,
+        relaying=message.message_id,
+    )
     if not decision.allowed:
         kept = held.hold(
             conn,

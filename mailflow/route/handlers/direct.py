@@ -59,6 +59,7 @@ def process(conn: Connection, ctx: RouteContext, mail: CaseMail, *, now: datetim
         on_it or None,
         conduct=ctx.conduct,
         insiders=ctx.insiders,
+        relaying=mail.parsed.message_id,
     )
     problems: list[str] = []
     if not decision.allowed:
