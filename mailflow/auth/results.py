@@ -7,9 +7,9 @@ only when both hold:
 * it sits above the first Received field: the trusted hop adds its result and its Received at
   the top of the message, so anything below a Received was there before that hop (a copy the
   sender wrote, or an earlier hop's). A message with no Received field at all has not passed
-  through a trusted hop, so none of its Authentication-Results are believed. Our own Received
-  field, which the spool puts on top of every message it stores (mailflow.inbound.trace), is
-  not a hop: the first field is skipped when it is ours, and only the first.
+  through a trusted hop, so none of its Authentication-Results are believed. (Our own Received
+  field, which the spool puts on top of every stored message, is not seen here: the pipeline
+  reads the bytes as the client sent them.)
 
 Believed results vouch for the From domain with ``dmarc=pass`` whose header.from equals it, or
 ``dkim=pass`` whose header.d (else the domain of header.i) aligns with it (mailflow.auth.alignment).
@@ -24,7 +24,6 @@ import authres
 
 from mailflow.auth.alignment import aligned, normalise_domain
 from mailflow.auth.headers import HeaderField
-from mailflow.inbound.trace import is_own
 
 MAX_FIELDS = 20  # more than this many Authentication-Results above the first Received is not a real MTA
 
@@ -46,8 +45,6 @@ class _Result:
 
 def check_authentication_results(fields: tuple[HeaderField, ...], trusted: Iterable[str], from_domain: str) -> Vouch:
     trusted_ids = {normalise_domain(t) for t in trusted if t.strip()}
-    if fields and is_own(fields[0].name, fields[0].value):
-        fields = fields[1:]
     reasons: list[str] = []
     seen_received = False
     believed: list[tuple[str, list[_Result]]] = []
