@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import subprocess
 import sysconfig
 import tempfile
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from tests.support.mail import header, parse, report
 from tests.support.postfix import Postfix, available, wait_for, which_python
 from tests.support.sink import Sink, free_port
 from tests.support.stack import CONDUCT, Stack, write_config
+from tests.support.strict import unavailable
 from tests.support.trace import smtp_trace
 
 WORKTREE = Path(__file__).resolve().parents[2]
@@ -37,7 +39,10 @@ def root() -> Iterator[Path]:
     try:
         yield path
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        # Never through a mount that is still there (a bind mount of the checkout, say).
+        mounts = Path("/proc/mounts").read_text().split()
+        if not any(m == str(path) or m.startswith(f"{path}/") for m in mounts):
+            shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture
@@ -48,6 +53,11 @@ def sink() -> Iterator[Sink]:
         yield sink
     finally:
         sink.stop()
+
+
+def _open_to_others(path: Path) -> bool:
+    """May a user who is neither owner nor group enter every directory down to ``path``?"""
+    return all(part.stat().st_mode & 0o001 for part in [path, *path.parents])
 
 
 class Deployment:
@@ -61,6 +71,7 @@ class Deployment:
         self.settings = self.stack.settings(intake=intake)
         self.config = write_config(root / "mailflow.toml", self.settings)
         self.service: Service | None = None
+        self.mounts: list[Path] = []
         replace = {"127.0.0.1:8024": f"127.0.0.1:{self.lmtp_port}"}
         if transport == "pipe":
             replace |= self._pipe_user(root)
@@ -77,13 +88,29 @@ class Deployment:
             for path in [directory, *directory.rglob("*")]:
                 os.chown(path, nobody.pw_uid, nobody.pw_gid)
         self.config.chmod(0o644)
-        packages = sysconfig.get_paths()["purelib"]
-        command = f"/usr/bin/env PYTHONPATH={WORKTREE}:{packages} {which_python()} -m mailflow"
+        code, packages = WORKTREE, Path(sysconfig.get_paths()["purelib"])
+        if not _open_to_others(code) or not _open_to_others(packages):
+            # A checkout under a private directory (root's home, say): nobody reaches it through a
+            # bind mount of it in our own directory.
+            if not packages.is_relative_to(code):
+                unavailable(f"{packages} is not reachable by an unprivileged user")
+            mounted = root / "checkout"
+            mounted.mkdir()
+            subprocess.run(["mount", "--bind", str(code), str(mounted)], check=True, capture_output=True)
+            self.mounts.append(mounted)
+            code, packages = mounted, mounted / packages.relative_to(code)
+        command = f"/usr/bin/env PYTHONPATH={code}:{packages} {which_python()} -m mailflow"
         return {
             "/opt/mailflow/.venv/bin/mailflow": command,
             "/etc/mailflow/mailflow.toml": str(self.config),
             "user=mailflow": "user=nobody",
         }
+
+    def close(self) -> None:
+        self.postfix.stop()
+        self.stack.stop_all()
+        for mounted in self.mounts:
+            subprocess.run(["umount", "-l", str(mounted)], check=False)
 
     def up(self) -> None:
         if self.transport == "lmtp":
@@ -123,8 +150,7 @@ def deployment(request: pytest.FixtureRequest, root: Path, sink: Sink) -> Iterat
         deployment.postfix.start()
         yield deployment
     finally:
-        deployment.postfix.stop()
-        deployment.stack.stop_all()
+        deployment.close()
 
 
 def test_reports_replies_an_outage_and_a_too_big_message_through_postfix(deployment: Deployment, sink: Sink) -> None:
@@ -201,5 +227,4 @@ def test_our_received_field_names_postfix_as_the_client(root: Path, sink: Sink) 
         assert smtp_trace("mx.test.example", "LMTP").fullmatch(trace)
         assert b"by mx.test.example (Postfix) with ESMTP" in stored and stored.endswith(raw.split(b"\r\n\r\n", 1)[1])
     finally:
-        deployment.postfix.stop()
-        deployment.stack.stop_all()
+        deployment.close()
