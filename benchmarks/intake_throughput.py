@@ -156,6 +156,8 @@ def write_config(directory: Path, port: int, *, worker: bool, database: str | No
         f"[queue]\nembedded_worker = {'true' if worker else 'false'}\nworker_threads = 4\n"
         f"worker_processes = {processes}\n"
         f'[intake]\nsmtp_listen = "127.0.0.1:{port}"\n'
+        # Every benchmark connection comes from 127.0.0.1: lift the per-client limit (20).
+        "max_connections_per_client = 1000\n"
         f'[outgoing]\ntransport = "maildir:{directory}/outgoing"\n'
         "[acknowledgement]\nrate_limit_count = 1000000\n" + roster
     )

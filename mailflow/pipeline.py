@@ -158,7 +158,9 @@ def understand(raw: bytes, envelope_from: str | None, svc: Services, arrival: Ar
 
 _i = t.inbound.c
 _LOAD = (
-    select(_i.id, _i.state, _i.case_id, _i.rcpt_to, _i.notify, _i.mail_from, _i.origin, _i.source, t.blob.c.data)
+    select(
+        _i.id, _i.state, _i.case_id, _i.rcpt_to, _i.notify, _i.mail_from, _i.origin, _i.source, _i.size, t.blob.c.data
+    )
     .join(t.blob, t.blob.c.id == _i.blob_id)
     .where(_i.id.in_(bindparam("ids", expanding=True)))
     .order_by(_i.id)
@@ -181,10 +183,13 @@ def _load(engine: Engine, inbound_ids: Sequence[int]) -> dict[int, tuple[Inbound
     """The messages still to process, with their bytes; an Outcome for those already done."""
     with connection(engine, read_only=True) as conn:
         rows: Sequence[
-            Row[int, InboundState, int | None, list[str], bool, str | None, dict[str, Any], InboundSource, bytes]
+            Row[int, InboundState, int | None, list[str], bool, str | None, dict[str, Any], InboundSource, int, bytes]
         ] = conn.execute(_LOAD, {"ids": list(inbound_ids)}).all()
     loaded: dict[int, tuple[Inbound, str | None, bytes] | Outcome] = {}
-    for inbound_id, state, case_id, rcpt_to, notify, mail_from, origin, source, raw in rows:
+    for inbound_id, state, case_id, rcpt_to, notify, mail_from, origin, source, size, stored in rows:
+        # What is understood is what the client sent: the blob less our Received field on top
+        # (mailflow.inbound.spool; ``size`` is the length of the bytes as sent).
+        raw = stored[len(stored) - size :] if size < len(stored) else stored
         if state != InboundState.RECEIVED:
             loaded[inbound_id] = Outcome(inbound_id, InboundState(state), case_id)
         else:

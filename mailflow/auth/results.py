@@ -8,9 +8,15 @@ connection: ``[authentication] trusted_relays``) and both hold:
 * it sits above the first Received field: the trusted hop adds its result and its Received at
   the top of the message, so anything below a Received was there before that hop (a copy the
   sender wrote, or an earlier hop's). A message with no Received field at all has not passed
+<<<<<<< HEAD
   through a trusted hop, so none of its Authentication-Results are believed. Our own Received
   field, which the spool puts on top of every message it stores (mailflow.inbound.trace), is
   not a hop: ``mailflow.auth.headers.header_fields`` leaves out the first field when it is ours.
+=======
+  through a trusted hop, so none of its Authentication-Results are believed. (Our own Received
+  field, which the spool puts on top of every stored message, is not seen here: the pipeline
+  reads the bytes as the client sent them.)
+>>>>>>> limits
 
 Believed results vouch for the From domain with ``dmarc=pass`` whose header.from equals it, or
 ``dkim=pass`` whose header.d (else the domain of header.i) aligns with it (mailflow.auth.alignment).

@@ -162,6 +162,7 @@ def ingest(
 ) -> None:
     """Take one message from a file or standard input, as an MTA pipe transport would deliver it."""
     from mailflow.inbound.pipe import deliver_from_pipe
+    from mailflow.inbound.space import NoSpace
 
     try:
         raw = file.read_bytes() if file else sys.stdin.buffer.read()
@@ -174,7 +175,9 @@ def ingest(
         print(str(exc), file=sys.stderr)
         raise typer.Exit(EX_CONFIG) from None
     except TemporaryFailure as exc:
-        print(f"temporary failure: {exc}", file=sys.stderr)
+        # An RFC 3463 code first: Postfix's pipe(8) uses it in its log and any delay notice.
+        status = "4.3.1" if isinstance(exc, NoSpace) else "4.3.0"
+        print(f"{status} temporary failure: {exc}", file=sys.stderr)
         raise typer.Exit(EX_TEMPFAIL) from None
     print(message, file=sys.stderr if code else sys.stdout)
     raise typer.Exit(code)

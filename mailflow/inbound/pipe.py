@@ -29,17 +29,20 @@ EX_OK, EX_DATAERR, EX_NOUSER = 0, 65, 67
 def deliver_from_pipe(
     settings: Settings, raw: bytes, sender: str | None, recipients: tuple[str, ...]
 ) -> tuple[int, str]:
-    """Returns (exit status, one line for the MTA's log). Raises TemporaryFailure to mean 75."""
+    """Returns (exit status, one line for the MTA's log). Raises TemporaryFailure to mean 75.
+
+    A refusal's line begins with an RFC 3463 status code: Postfix's pipe(8) puts it in the bounce
+    in place of the one it would derive from the exit status."""
     if not raw.strip():
-        return EX_DATAERR, "empty message: nothing to deliver"
+        return EX_DATAERR, "5.6.0 empty message: nothing to deliver"
     if int(settings.intake.max_message_size) < len(raw):
-        return EX_DATAERR, "message too big for this service"
+        return EX_DATAERR, "5.3.4 message too big for this service"
     conduct = ConductAddress.parse(settings.service.conduct_address)
     if recipients and not all(conduct.accepts(r) for r in recipients):
-        return EX_NOUSER, "recipient is not the conduct address or one of its case addresses"
+        return EX_NOUSER, "5.1.1 recipient is not the conduct address or one of its case addresses"
     room = space.check(settings)
     if not room.ok:
-        raise TemporaryFailure(room.reason)
+        raise space.NoSpace(room.reason)
     runtime = Runtime.build(settings)
     try:
         trace = Trace(by=settings.intake.hostname, protocol="local", comment=f"uid {os.getuid()}")

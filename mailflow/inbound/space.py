@@ -23,8 +23,13 @@ from sqlalchemy.engine import make_url
 
 from mailflow.config import Settings
 from mailflow.database import WAL_SIZE_LIMIT
+from mailflow.errors import TemporaryFailure
 
 log = logging.getLogger(__name__)
+
+
+class NoSpace(TemporaryFailure):
+    """Intake refused for want of free space (``mailflow ingest`` exits 75 with 4.3.1)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,10 +11,11 @@ RFC 5321 §4.4 asks every server that accepts a message to add one. Ours reads::
 ``Received: from IMAP-HOST by OUR-HOSTNAME (mailflow) with IMAP; DATE``. Imported history gets
 none: it was received long ago, by someone else, and says so in its own fields.
 
-The comment ``(mailflow)`` right after our hostname marks the field as ours (``is_own``). Every
-message stored since this field exists begins with it, so whoever reads a stored message (the
-authentication of a member's mail, an operator) skips exactly one field, the first, and only
-when it is ours: a sender who writes a look-alike below it gains nothing.
+The comment ``(mailflow)`` right after our hostname marks the field as ours (``is_own``), for
+whoever reads a stored message. The pipeline does not read it: it understands the bytes as the
+client sent them (the last ``size`` bytes of the blob, mailflow.pipeline), so a
+sender's look-alike of our field is just another header line, and authentication never skips
+one.
 
 The client's HELO name is the client's to choose: it is reduced to printable ASCII without the
 characters that would end the comment or the field, and shortened.

@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 
 from mailflow.model import InboundMessage, InboundState, OutboundKind
+from tests.support import trace
 from tests.support.cli import MAILFLOW, run
 from tests.support.mail import report
 from tests.support.stack import Stack, write_config
+from tests.support.trace import local_trace
 
 
 @pytest.fixture
@@ -94,7 +96,8 @@ def test_quarantine_list_show_and_retry(db_stack: Stack, config: Path) -> None:
     [item] = json.loads(run(config, "quarantine", "list", "--json").stdout)
     assert item["reason"] and item["size"] == len(b"   \r\n" + garbage + b"x")
     shown = run(config, "quarantine", "show", str(item["id"]))
-    assert shown.stdout == b"   \r\n" + garbage + b"x"  # every byte kept
+    # every byte kept, below our Received field (in the message's own line ending)
+    assert local_trace(newline=b"\r\n").fullmatch(trace.split(shown.stdout, b"   \r\n" + garbage + b"x"))
     assert run(config, "quarantine", "retry", str(item["id"])).returncode == 0
     assert db_stack.count(InboundMessage, InboundMessage.state == InboundState.RECEIVED) == 1
     assert run(config, "quarantine", "show", "999").returncode == 1
