@@ -29,13 +29,11 @@ def judge(
     *,
     conduct: ConductAddress,
     insiders: Iterable[str],
-    relaying: str | None = None,
 ) -> Decision:
     """The gate's decision on ``raw`` as it would reach ``recipients`` (``previous``: the
-    conversation's recipients before this mail; None for its first mail; ``relaying``: the
-    Message-ID of the member's mail this is the relay of)."""
+    conversation's recipients before this mail; None for its first mail)."""
     insiders = frozenset(a.lower() for a in insiders) | {str(conduct).lower()}
-    guard = protection.of_case(conn, case_id, insiders, relaying=relaying)
+    guard = protection.of_case(conn, case_id)
     outside = [r for r in recipients if r.address not in guard.protected_addresses]
     internal = [
         CommitteeOnly("another case's internal address", token)

@@ -11,13 +11,13 @@ reporter's, also when a member forwarded it. While a case is under investigation
 person's identity is held back from third parties too.
 
 What the committee writes for itself is protected from every party (``CommitteeOnly``): the case's
-internal address, approval tokens, command lines and notes, and the members' mail in the case's
-internal thread.
+internal address (which every fan-out copy and approval request carries), approval tokens, every
+command line as written, and the words of notes (``/note``, ``/unilateral``, ``/no-right-of-reply``). (A member's other mail to the internal address is not: a notice
+is drafted from it, and the committee's own letters are meant to leave once approved.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Select, bindparam, func, select
@@ -29,15 +29,11 @@ from mailflow.model import core as t
 from mailflow.policy.exposure import Identity
 from mailflow.policy.outgoing import CommitteeOnly, Protected
 
-_d, _i, _m, _o = t.diary.c, t.inbound.c, t.case_message_id.c, t.outbound.c
-_RECEIVED: Select[int, DiaryKind, str | None, str | None, int | None, str | None, bytes] = (
-    select(_d.seq, _d.kind, func.lower(_d.from_addr), _d.new_text, _m.conversation_id, _d.message_id, t.blob.c.data)
+_d, _i, _o = t.diary.c, t.inbound.c, t.outbound.c
+_RECEIVED: Select[int, DiaryKind, str | None, bytes] = (
+    select(_d.seq, _d.kind, func.lower(_d.from_addr), t.blob.c.data)
     .join(t.inbound, t.inbound.c.id == _d.inbound_id)
     .join(t.blob, t.blob.c.id == _i.blob_id)
-    .outerjoin(
-        t.case_message_id,
-        (_m.case_id == _d.case_id) & (_m.message_id == _d.message_id) & _m.outgoing.is_(False),
-    )
     .where(_d.case_id == bindparam("case_id"))
     .order_by(_d.seq)
 )
@@ -52,13 +48,15 @@ _SENT_TO_PEOPLE: Select[list[str], bytes] = (
         _o.kind.in_([OutboundKind.ACKNOWLEDGEMENT, OutboundKind.RELAY, OutboundKind.NOTICE]),
     )
 )
-_TEAM_TOKEN: Select[int, str] = select(t.conversation.c.id, t.conversation.c.token).where(
+_TEAM_TOKEN: Select[str] = select(t.conversation.c.token).where(
     t.conversation.c.case_id == bindparam("case_id"), t.conversation.c.kind == ConversationKind.TEAM
 )
 _APPROVAL_TOKENS: Select[str] = select(t.notice_draft.c.token).where(t.notice_draft.c.case_id == bindparam("case_id"))
 _STATE = select(t.cases.c.state).where(t.cases.c.id == bindparam("case_id"))
 
 UNDER_INVESTIGATION = frozenset({CaseState.INVESTIGATING})
+_REASONING = frozenset({"note", "unilateral", "no-right-of-reply"})
+"""Commands whose text is the committee's own reasoning: kept from parties by its words, too."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +85,7 @@ class _Gathered:
     hashes: set[str]
 
 
-def of_case(
-    conn: Connection, case_id: int, insiders: Iterable[str] = (), *, relaying: str | None = None
-) -> CaseProtection:
-    """``relaying``: the Message-ID of the member's mail being relayed now (recorded already), whose
-    own words are not the committee's internal matter."""
-    members = {a.lower() for a in insiders}
+def of_case(conn: Connection, case_id: int) -> CaseProtection:
     state = CaseState(conn.execute(_STATE, {"case_id": case_id}).scalar_one())
     labelled: list[tuple[str, parties.PartyView]] = []
     counts: dict[PartyRole, int] = {}
@@ -103,18 +96,20 @@ def of_case(
     by_address = {p.address.lower(): label for label, p in protected_people if p.address}
     first_reporter = next((label for label, p in protected_people if p.role is PartyRole.REPORTER), None)
     gathered = {label: _Gathered([], set()) for label, _ in protected_people}
-    team_id, team_token = conn.execute(_TEAM_TOKEN, {"case_id": case_id}).one()
+    team_token = conn.execute(_TEAM_TOKEN, {"case_id": case_id}).scalar_one()
     secrets = [CommitteeOnly("the case's internal address", team_token)]
-    for seq, kind, sender, new_text, conversation_id, message_id, raw in conn.execute(_RECEIVED, {"case_id": case_id}):
+    for seq, kind, sender, raw in conn.execute(_RECEIVED, {"case_id": case_id}):
         owner = first_reporter if kind == DiaryKind.REPORT else by_address.get(sender or "")
         if owner is not None:
             _gather(gathered[owner], f"{owner}'s message (diary entry {seq})", raw)
-        elif sender in members and conversation_id == team_id and new_text and message_id != relaying:
-            secrets.append(CommitteeOnly(f"a member's internal mail (diary entry {seq})", new_text, literal=False))
     for seq, detail in conn.execute(_COMMANDS, {"case_id": case_id}):
-        line = str((detail or {}).get("command") or "").lstrip("/")
-        if line:
-            secrets.append(CommitteeOnly(f"a command (diary entry {seq})", line, literal=False))
+        line = " ".join(str((detail or {}).get("command") or "").split())
+        if not line:
+            continue
+        secrets.append(CommitteeOnly(f"a command line (diary entry {seq})", line))
+        verb, _, said = line.lstrip("/").partition(" ")
+        if verb.lower() in _REASONING and said.strip():
+            secrets.append(CommitteeOnly(f"a note (diary entry {seq})", said, literal=False))
     secrets.extend(
         CommitteeOnly("an approval token", token) for (token,) in conn.execute(_APPROVAL_TOKENS, {"case_id": case_id})
     )

@@ -12,6 +12,7 @@ fields and encoded words are capped. What is over a cap is not read further and 
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import re
 from collections.abc import Iterator
@@ -202,6 +203,13 @@ class _Reader:
                 return replace(base, unread=tuple(unread))
             if ctype.startswith("message/"):
                 inner = next((p for p in payload if isinstance(p, Message)), None)
+                if inner is not None and base.transfer_encoding in ("base64", "quoted-printable"):
+                    # A message/* part must not be encoded (RFC 2046), but some are: the parser then
+                    # read the encoded text as a message. Decode it and read the message inside.
+                    encoded = str(inner.get_payload()) if not inner.keys() else inner.as_string()
+                    data = _decoded(encoded, base.transfer_encoding)
+                    attached = self.attached_bytes(data, unread, where)
+                    return replace(base, data=data, attached=attached, unread=tuple(unread))
                 attached = self.attached(inner, path, mime_depth, unread, where) if inner is not None else None
                 return replace(base, attached=attached, unread=tuple(unread))
             children = []
@@ -314,6 +322,11 @@ def _names(msg: Message, budget: Budget) -> tuple[str | None, tuple[str, ...]]:
             if raw is not None and "name" in str(raw).lower():
                 names.append(one_line(decode_words(str(raw), budget)))
     return filename, tuple(names)
+
+
+def _decoded(text: str, encoding: str) -> bytes:
+    raw = text.encode("utf-8", "surrogateescape")
+    return b64decode(raw) if encoding == "base64" else binascii.a2b_qp(raw)
 
 
 def _raw_bytes(payload: object) -> bytes:

@@ -525,7 +525,8 @@ def _phone_writings(alias: str) -> frozenset[str]:
         metadata = phonenumbers.PhoneMetadata.metadata_for_region(region) if region else None
         if metadata is not None and metadata.national_prefix:
             trunk = metadata.national_prefix
-        writings = {national, trunk + national, code + national, "00" + code + national, code + trunk + national}
+        writings = {national, trunk + national, code + national, code + trunk + national}
+        writings |= {"00" + w for w in writings if w.startswith(code)}  # dialled with 00 instead of +
         writings |= {"011" + code + national}  # dialled from North America
     else:  # no country code written: the number as written, with or without its trunk prefix
         national = digits.lstrip("0")

@@ -144,7 +144,6 @@ def relay(
         previous,
         conduct=ctx.conduct,
         insiders=ctx.insiders,
-        relaying=message.message_id,
     )
     if not decision.allowed:
         kept = held.hold(

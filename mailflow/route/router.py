@@ -21,8 +21,8 @@ HANDLERS: tuple[ModuleType, ...] = (
     from_outside,  # a report or a party's reply: acknowledged (new case), the committee hears of it
     excluded,  # a member kept out of the case: nothing relayed or obeyed
     direct,  # a member's own mail to outside parties, conduct@ in Cc: checked after the fact
+    relayed,  # a member's mail to an outside conversation (or, submitted, to outside people): through the gate
     internal,  # a member's mail to the internal address: approvals, releases, commands, notes
-    relayed,  # a member's mail to an outside conversation: relayed through the policy gate
 )
 
 

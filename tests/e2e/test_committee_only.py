@@ -94,7 +94,7 @@ def test_a_chairs_approval_with_a_partys_conversation_in_to_stays_inside(sqlite_
     stack = sqlite_stack
     service = stack.start(stack.settings(**AUTH))
     _, addr = alice_case(stack, service)
-    draft = "/draft reporter/status-update\nnext_update: 2026-12-20\n\nWe are still talking to the people involved.\n"
+    draft = "/draft reporter/status-update\nstatus: We spoke with two witnesses.\n\nA decision by 10 December.\n"
     deliver(stack, service, member_mail(BO, addr[cases.TEAM], draft), BO, addr[cases.TEAM])
     with stack.session() as s:
         [notice] = s.scalars(select(NoticeDraft)).all()

@@ -114,17 +114,17 @@ def test_a_committee_member_may_thread_by_tag(db_stack: Stack, intake: Intake) -
     assert outcome.case_id == case.id
 
 
-def test_references_thread_to_any_message_id_the_case_has_seen(db_stack: Stack, intake: Intake) -> None:
+def test_references_thread_within_the_people_of_the_conversation(db_stack: Stack, intake: Intake) -> None:
     case, _ = _open_case(db_stack, intake)
-    # a reply to the reporter's own report (e.g. the reporter replies to themselves with more detail)
-    outcome = intake.deliver(
-        report(
-            subject="Re: Report",
-            headers={"In-Reply-To": "<report-1@example.net>"},
-            sender="x <x@example.com>",
-        )
+    # the reporter replies to her own report with more detail: her conversation
+    mine = intake.deliver(report(subject="Re: Report", headers={"In-Reply-To": "<report-1@example.net>"}))
+    assert mine.case_id == case.id and not mine.created
+    # someone else who cites the report's Message-ID: a new case, possibly related (never her thread)
+    theirs = intake.deliver(
+        report(subject="Re: Report", headers={"In-Reply-To": "<report-1@example.net>"}, sender="x <x@example.com>")
     )
-    assert outcome.case_id == case.id
+    assert theirs.created and theirs.case_id != case.id
+    assert db_stack.cases()[-1].related_case_id == case.id
 
 
 # -- the same message twice ------------------------------------------------------------------------
@@ -218,11 +218,21 @@ def test_a_bounce_of_our_acknowledgement_is_recorded_against_it(db_stack: Stack,
         f"From: Example CoC Committee <{CONDUCT}>\r\nMessage-ID: <{ack.message_id}>\r\nSubject: x\r\n"
         "--b--\r\n"
     ).encode()
-    outcome = intake.deliver(bounce, mail_from="")
+    # To the case address, quoting the acknowledgement's Message-ID: recorded against it, marks nothing
+    # (anyone could send this; only the mail's own return path counts: VERP)
+    outcome = intake.deliver(bounce, mail_from="", rcpt_to=(_case_address(db_stack, case),))
     assert outcome.case_id == case.id and not outcome.created
     with db_stack.session() as s:
         entry = s.scalars(select(DiaryEntry).where(DiaryEntry.kind == DiaryKind.BOUNCE)).one()
         assert entry.outbound_id == ack.id
+        assert s.get(OutboundMessage, ack.id).state.value == "sent"  # type: ignore[union-attr]
+
+    # To the acknowledgement's own return path: it bounced
+    outcome = intake.deliver(
+        bounce.replace(b"\r\n\r\n", b"\r\nX-Again: 1\r\n\r\n", 1), mail_from="", rcpt_to=(ack.mail_from,)
+    )
+    assert outcome.case_id == case.id and not outcome.created
+    with db_stack.session() as s:
         assert s.get(OutboundMessage, ack.id).state.value == "bounced"  # type: ignore[union-attr]
     assert len(_acks(db_stack)) == 1
 

@@ -59,7 +59,6 @@ def process(conn: Connection, ctx: RouteContext, mail: CaseMail, *, now: datetim
         on_it or None,
         conduct=ctx.conduct,
         insiders=ctx.insiders,
-        relaying=mail.parsed.message_id,
     )
     problems: list[str] = []
     if not decision.allowed:
@@ -89,7 +88,7 @@ def process(conn: Connection, ctx: RouteContext, mail: CaseMail, *, now: datetim
             actor="mailflow",
             message_id=mail.parsed.message_id,
             detail={
-                "direct mail of": member,
+                ("policy violation after the fact" if not decision.allowed else "direct mail of"): member,
                 "rules": sorted({v.rule for v in decision.violations}),
                 "summaries": [v.summary for v in decision.violations][:20],
                 "conversations named": [c.number for c in named],
