@@ -46,8 +46,8 @@ from email.utils import getaddresses
 
 from flufl.bounce import scan_message
 
+from mailflow.mime.html import html_to_text
 from mailflow.model.types import MessageKind
-from mailflow.parse.html import html_to_text
 from mailflow.parse.message import ParsedMessage, message_ids, normalize_address
 
 # flufl.bounce logs each detector it runs and a traceback when one trips over odd input; we catch

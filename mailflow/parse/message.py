@@ -21,7 +21,7 @@ from types import MappingProxyType
 import mailparser
 
 from mailflow.errors import ParseFailure
-from mailflow.parse.html import html_to_text
+from mailflow.mime.html import html_to_text
 
 # mail-parser narrates every part it does not render ("Email content 'gif' not handled"):
 # noise in an operator's log, and part names can echo attachment names.

@@ -35,7 +35,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from mailflow.parse.html import html_to_quoted_text
+from mailflow.mime.html import html_to_quoted_text
 
 if TYPE_CHECKING:
     from mailflow.parse.message import ParsedMessage
