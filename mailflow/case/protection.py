@@ -12,8 +12,9 @@ person's identity is held back from third parties too.
 
 What the committee writes for itself is protected from every party (``CommitteeOnly``): the case's
 internal address (which every fan-out copy and approval request carries), approval tokens, every
-command line as written, and the words of notes (``/note``, ``/unilateral``, ``/no-right-of-reply``). (A member's other mail to the internal address is not: a notice
-is drafted from it, and the committee's own letters are meant to leave once approved.)
+command line as written, and the words of notes (``/note``, ``/unilateral``, ``/no-right-of-reply``).
+A member's other mail to the internal address is not: notices are drafted from it, and the
+committee's own letters are meant to leave once approved.
 """
 
 from __future__ import annotations

@@ -29,6 +29,8 @@ MiB = 1024 * 1024
 class Text:
     where: str
     text: str
+    raw: str | None = None
+    """The text as written, when reading it meant decoding it (a percent-encoded attribute value)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -151,7 +151,7 @@ class _Walker:
     def html(self, markup: str, where: str, body: bool) -> Iterator[Surface]:
         reading = read_html(markup, where, self.budget)
         for number, text in enumerate(reading.texts):
-            yield Surface(text.where, text.text, body=body and number == 0)
+            yield Surface(text.where, text.text, body=body and number == 0, encoded=text.raw)
         self.unread.extend(reading.unread)
 
     def reading(self, reading: Reading) -> Iterator[Surface]:

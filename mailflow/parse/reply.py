@@ -36,7 +36,7 @@ import re
 from typing import TYPE_CHECKING
 
 from mailflow.mime import separators
-from mailflow.parse.html import html_to_quoted_text
+from mailflow.mime.html import html_to_quoted_text
 
 if TYPE_CHECKING:
     from mailflow.parse.message import ParsedMessage

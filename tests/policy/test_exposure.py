@@ -338,9 +338,15 @@ def test_leak_html_comment() -> None:
     }
 
 
-def test_html_style_and_script_content_is_ignored() -> None:
+def test_html_style_and_script_content_is_read() -> None:
+    # Decision: whatever the source of the mail shows, a recipient can read (view source, a script
+    # that writes it): a name in a style sheet or a script is a disclosure like any other.
     markup = "<style>.Jane.Doe { color: red }</style><script>var jdoe42 = 1;</script><p>Hello</p>"
-    assert found(html_message(markup)) == set()
+    assert found(html_message(markup)) == {
+        ("reporter #1", "HTML body (style)", "name"),
+        ("reporter #1", "HTML body (script)", "alias"),
+    }
+    assert found(html_message("<style>p { color: red }</style><script>var x = 1;</script><p>Hello</p>")) == set()
 
 
 def test_leak_html_quoted_reply_with_gt_entities() -> None:
