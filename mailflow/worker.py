@@ -11,7 +11,7 @@ import logging
 from mailflow.config import load_settings
 from mailflow.runtime import Runtime
 
-for _noisy in ("mail.log", "mailparser"):
+for _noisy in ("mail.log",):
     logging.getLogger(_noisy).setLevel(logging.WARNING)
 
 runtime = Runtime.build(load_settings()).install()

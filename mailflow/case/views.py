@@ -12,7 +12,7 @@ from sqlmodel import Session, col
 
 from mailflow.case import diary
 from mailflow.errors import NotFound
-from mailflow.model import Case, CaseMember, Conversation, DiaryEntry, Party
+from mailflow.model import Case, CaseMember, Conversation, DiaryEntry, DiaryKind, Party
 from mailflow.parse.addresses import ConductAddress
 
 
@@ -42,6 +42,7 @@ class DiaryLine:
     message_id: str | None
     new_text: str | None
     detail: dict[str, Any]
+    unverified: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,8 @@ class CaseDetail:
     committee: list[dict[str, Any]]
     """Each member's standing on the case: assignment, or excluded and why."""
     risk: dict[str, int | None]
+    conversations: list[dict[str, Any]]
+    """Each conversation: its address, who is on it now, and who was on it when (from the diary)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +65,7 @@ class CaseDetail:
             "risk": self.risk,
             "parties": self.parties,
             "addresses": self.addresses,
+            "conversations": self.conversations,
             "diary_intact": self.diary_intact,
             "diary": [asdict(line) for line in self.diary],
         }
@@ -109,10 +113,27 @@ def show_case(session: Session, ref: str, conduct: ConductAddress) -> CaseDetail
         }
         for p in session.scalars(select(Party).where(col(Party.case_id) == case.id).order_by(col(Party.id)))
     ]
-    convs = session.scalars(
-        select(Conversation).where(col(Conversation.case_id) == case.id).order_by(col(Conversation.number))
+    convs = list(
+        session.scalars(
+            select(Conversation).where(col(Conversation.case_id) == case.id).order_by(col(Conversation.number))
+        )
     )
     addresses = {c.label or f"conversation {c.number}": conduct.case_address(case.ref, c.token) for c in convs}
+    conversations = [
+        {
+            "number": c.number,
+            "kind": c.kind.value,
+            "label": c.label,
+            "address": conduct.case_address(case.ref, c.token),
+            "recipients": [r.get("address") for r in c.recipients],
+            "history": [
+                {"entry": e.seq, "at": e.at, "by": e.actor, "recipients": e.to_addrs}
+                for e in lines
+                if e.kind is DiaryKind.RECIPIENTS and e.detail.get("conversation") == c.number
+            ],
+        }
+        for c in convs
+    ]
     standing = [
         {"member": m.member, "assignment": m.assignment, "excluded": m.excluded, "reason": m.reason, "by": m.by}
         for m in session.scalars(
@@ -126,6 +147,7 @@ def show_case(session: Session, ref: str, conduct: ConductAddress) -> CaseDetail
         summary=_summary(case, len(lines), _refs(session)),
         parties=parties,
         addresses=addresses,
+        conversations=conversations,
         diary_intact=diary.verify(session, case.id) is None,
         diary=[
             DiaryLine(
@@ -139,6 +161,7 @@ def show_case(session: Session, ref: str, conduct: ConductAddress) -> CaseDetail
                 e.message_id,
                 e.new_text,
                 e.detail,
+                e.unverified,
             )
             for e in lines
         ],

@@ -100,7 +100,7 @@ def _configure_logging(verbose: bool = False) -> None:
         stream=sys.stderr,
     )
     # Third-party loggers that would echo addresses or message lines at their chatty levels.
-    for noisy in ("mail.log", "aiosmtpd", "mailparser", "dramatiq", "pika", "imapclient"):
+    for noisy in ("mail.log", "aiosmtpd", "dramatiq", "pika", "imapclient"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

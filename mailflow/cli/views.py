@@ -72,11 +72,24 @@ def cases_show(ctx: typer.Context, ref: str, as_json: JsonOption = False) -> Non
     for member in detail.committee:
         standing = f"excluded ({member['reason']})" if member["excluded"] else (member["assignment"] or "member")
         console.print(f"committee: {member['member']}: {standing}", highlight=False, markup=False)
-    for label, address in detail.addresses.items():
-        console.print(f"address ({label}): {address}", highlight=False, markup=False)
+    for conv in detail.conversations:
+        on_it = ", ".join(conv["recipients"]) or ("the committee" if conv["kind"] == "team" else "nobody yet")
+        console.print(
+            f"conversation {conv['number']} ({conv['label']}): {conv['address']} -> {on_it}",
+            highlight=False,
+            markup=False,
+        )
+        for change in conv["history"]:
+            who = ", ".join(change["recipients"]) or "nobody"
+            console.print(
+                f"    from {change['at']:%Y-%m-%d %H:%M} (entry #{change['entry']}, {change['by']}): {who}",
+                highlight=False,
+                markup=False,
+            )
     console.print("diary chain: " + ("intact" if detail.diary_intact else "[red]BROKEN[/red]"), highlight=False)
     for line in detail.diary:
-        console.rule(f"#{line.seq} {line.kind} {line.at:%Y-%m-%d %H:%M:%S}", align="left")
+        flag = " UNVERIFIED" if line.unverified else ""
+        console.rule(f"#{line.seq} {line.kind}{flag} {line.at:%Y-%m-%d %H:%M:%S}", align="left")
         for label, value in (
             ("from", line.from_addr),
             ("to", ", ".join(line.to)),

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from mailflow.mime.charset import decode_bytes
+from mailflow.mime.charset import codec_name, decode_bytes
 from mailflow.mime.derived import derived_texts
 from mailflow.mime.formats import read_file
 from mailflow.mime.html import read_html
@@ -128,7 +128,10 @@ class _Walker:
             return
         if part.maintype == "text" and ctype not in _VCARD_TYPES:
             text = _unflow(decode_bytes(part.data, part.charset), part)
-            yield Surface(where or prefix + "plain text body", text, body=not attached)
+            surface = where or prefix + "plain text body"
+            if _charset_unknown(part):
+                self.unread.append(Unread(surface, UNKNOWN_CHARSET))
+            yield Surface(surface, text, body=not attached)
             return
         if not part.data:
             return
@@ -191,6 +194,20 @@ class _Walker:
 
 def _as_text(surface: Surface) -> Text:
     return Text(surface.where, surface.text)
+
+
+UNKNOWN_CHARSET = "text in a charset that is not known (read as a guess)"
+
+
+def _charset_unknown(part: Part) -> bool:
+    """A declared charset nobody knows, on 8-bit text that is not UTF-8: what it says is a guess."""
+    if not part.charset or codec_name(part.charset) is not None or part.data.isascii():
+        return False
+    try:
+        part.data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 _FLOWED_SOFT_BREAK = re.compile(r" \r?\n(?![ \t]*>)")

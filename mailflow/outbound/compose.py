@@ -34,6 +34,8 @@ class OutAttachment:
     filename: str
     content_type: str
     data: bytes
+    charset: str | None = None
+    """For text: the charset it declared, kept so that the recipient reads what the gate read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +163,9 @@ def _attachment(attachment: OutAttachment) -> str:
     maintype, _, subtype = attachment.content_type.partition("/")
     ctype = f"{maintype}/{subtype}" if maintype and subtype and _TOKEN.fullmatch(maintype + subtype) else ""
     ctype = ctype or "application/octet-stream"
+    charset = attachment.charset if attachment.charset and _TOKEN.fullmatch(attachment.charset) else None
+    if charset and maintype == "text":
+        ctype += f'; charset="{charset}"'
     name = one_line(attachment.filename) or "attachment"
     if name.isascii() and '"' not in name and "\\" not in name:
         disposition = f'attachment; filename="{name}"'

@@ -45,6 +45,7 @@ from email.utils import getaddresses
 
 from flufl.bounce import scan_message
 
+from mailflow.mime import separators
 from mailflow.mime.headers import decode_words
 from mailflow.mime.html import html_to_text
 from mailflow.model.types import MessageKind
@@ -134,11 +135,12 @@ _BOUNCE_BODY = re.compile(
     r"не (?:может быть )?доставлен",
     re.I,
 )
-# Where a person's own text ends and quoted or forwarded text begins.
+# Where a person's own text ends and quoted or forwarded text begins: an attribution line, a
+# separator line or a quoted header block of the one vocabulary (mailflow.mime.separators).
 _QUOTE_START = re.compile(
     r"(?:wrote|schrieb|a [ée]crit|escribi[óo]|ha scritto|schreef|skrev|napisa[łl])\s*:\s*$|"
-    r"^\s*-{2,}\s*(?:original message|forwarded message|urspr[üu]ngliche nachricht)|"
-    r"^\s*_{8,}\s*$|^\s*(?:from|von|de|da):\s+\S",
+    f"(?:{separators.DASHED_LINE.pattern})|(?:{separators.PLAIN_LINE.pattern})|"
+    r"^\s*_{8,}\s*$|^\s*(?:" + separators.FROM_LABELS + r")\s*:\s+\S",
     re.I,
 )
 
@@ -200,7 +202,7 @@ _FAILED_LIST_INTRO = re.compile(
 
 
 class _Headers:
-    """Decoded header values: the ParsedMessage's, or the re-parse's when mail-parser found none."""
+    """Decoded header values: the ParsedMessage's, or the MIME structure's when it had none."""
 
     def __init__(self, message: ParsedMessage, mime: Message | None) -> None:
         self._index: Mapping[str, tuple[str, ...]] = message.headers

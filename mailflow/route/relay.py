@@ -93,7 +93,7 @@ def attachments_of(message: ParsedMessage) -> tuple[OutAttachment, ...]:
         total += len(part.data)
         if total > _MAX_ATTACHMENTS_BYTES:
             break
-        found.append(OutAttachment(part.filename or "attachment", part.content_type, part.data))
+        found.append(OutAttachment(part.filename or "attachment", part.content_type, part.data, part.charset))
     return tuple(found)
 
 

@@ -36,6 +36,7 @@ from tests.support.committee import (
     deliver,
     delivered_to,
     diary,
+    from_our_mx,
     member_mail,
     of_kind,
     open_case,
@@ -408,3 +409,55 @@ def _bounce(message_id: str, recipient: str, nonce: str = "1") -> bytes:
         f"--{boundary}\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <{message_id}>\r\n"
         f"Subject: hello\r\n\r\n--{boundary}--\r\n"
     ).encode()
+
+
+def _nested_zips(depth: int) -> bytes:
+    data = documents.zip_of({"inner.txt": "nothing here"})
+    for level in range(depth):
+        data = documents.zip_of({f"level{level}.zip": data})
+    return data
+
+
+def _broken_charset(to: str) -> bytes:
+    """A member's mail whose text attachment declares a charset nobody knows, in 8-bit bytes."""
+    body = (
+        f"From: Bo Member <{BO}>\r\nTo: {to}\r\nSubject: the file\r\nMessage-ID: <broken-charset@example.net>\r\n"
+        'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello Eric, see the file.\r\n"
+        '--b\r\nContent-Type: text/plain; charset="x-no-such-charset"\r\n'
+        'Content-Disposition: attachment; filename="notes.txt"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n'
+    ).encode() + "Gr\xfc\xdfe aus Z\xfcrich\r\n--b--\r\n".encode("latin-1")
+    return from_our_mx(BO, body)
+
+
+BAD_INPUT: dict[str, Callable[[], tuple[str, str, bytes]]] = {
+    "a truncated PDF": lambda: ("s.pdf", "application/pdf", documents.text_pdf(["Statement of the meeting"])[:300]),
+    "a zip bomb": lambda: ("bomb.zip", "application/zip", documents.zip_of({"zeros.txt": b"\0" * (120 * 1024 * 1024)})),
+    "archives nested too deep": lambda: ("deep.zip", "application/zip", _nested_zips(12)),
+    "an encrypted PDF": lambda: (
+        "locked.pdf",
+        "application/pdf",
+        b"%PDF-1.4\n1 0 obj << /Encrypt 2 0 R >> endobj\n%%EOF",
+    ),
+}
+
+
+@pytest.mark.parametrize("bad", [*BAD_INPUT, "a broken charset"])
+def test_bad_input_to_a_reader_holds_the_mail_with_its_reason(sqlite_stack: Stack, bad: str) -> None:
+    stack = sqlite_stack
+    service = stack.start(stack.settings(**AUTH))
+    case, addr = alice_case(stack, service)
+
+    # When Bo sends Eric a file no reader can read to the end
+    if bad in BAD_INPUT:
+        mail = member_mail(BO, addr[2], "Hello Eric, see the file.\n", attachments=[BAD_INPUT[bad]()])
+    else:
+        mail = _broken_charset(addr[2])
+    deliver(stack, service, mail, BO, addr[2])
+
+    # Then nothing crashed, nothing passed, nothing was lost: held, with the reason, and kept
+    assert to_eric(stack) == 1
+    assert "unread-part" in held_rules(stack, case)[-1]
+    with stack.session() as s:
+        assert s.scalars(select(HeldMail)).one().state is HeldState.HELD
+    assert "could not read to the end" in texts_to(stack, BO)

@@ -54,6 +54,8 @@ def member_mail(
     else:
         top = [received]
     display = name or {ADA: "Ada Chair", BO: "Bo Member", CY: "Cy Member"}.get(sender, "Someone")
+    if auth == "trusted" and not (attachments or html is not None):
+        return from_our_mx(sender, report(subject, body, sender=f"{display} <{sender}>", to=to, headers=headers))
     if attachments or html is not None:
         raw = with_parts(
             f"{display} <{sender}>", to, subject, body, attachments=attachments, html=html, headers=headers
@@ -61,6 +63,15 @@ def member_mail(
     else:
         raw = report(subject, body, sender=f"{display} <{sender}>", to=to, headers=headers)
     return ("\r\n".join(top) + "\r\n").encode() + raw
+
+
+def from_our_mx(sender: str, raw: bytes) -> bytes:
+    """``raw`` as our MX hands it over: its Authentication-Results (DKIM and DMARC pass for the
+    sender's domain) and its Received on top."""
+    domain = sender.rpartition("@")[2]
+    result = f"dkim=pass header.d={domain}; dmarc=pass header.from={domain}"
+    received = f"Received: from client.example ([192.0.2.7]) by {MX}; Tue, 03 Nov 2026 10:00:00 +0000"
+    return f"Authentication-Results: {MX}; {result}\r\n{received}\r\n".encode() + raw
 
 
 def with_parts(
