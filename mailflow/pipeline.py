@@ -222,7 +222,7 @@ def _thread_and_record(
         )
         return Outcome(inbound.id, InboundState.DUPLICATE, earlier[1])
 
-    ctx = resolve.Context(svc.conduct, svc.settings.service.subject_tag, svc.insiders)
+    ctx = resolve.Context(svc.conduct, svc.settings.service.subject_tag, svc.insiders, history=not inbound.notify)
     thread = resolve.resolve(conn, message, inbound.rcpt_to, ctx)
     forwarded = _forwarded_report(svc, understood) if thread.tier is resolve.Tier.NEW else None
     sender = understood.sender

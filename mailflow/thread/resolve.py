@@ -10,7 +10,8 @@
    conversation. A party of the case citing another conversation's Message-ID goes to their own
    conversation; anyone else who cites it (a third party who saw the report, the reported person
    quoting the reporter's acknowledgement) opens a new case marked possibly related, with the
-   Message-ID it cited;
+   Message-ID it cited. Imported history (nothing is sent for it) threads by Message-ID as it was
+   written: reconstructing the mailbox's threads faithfully is the point of an import;
 4. the subject tag, but only for mail from an address already on that case: references are
    sequential and guessable, so anyone else's tagged mail opens a new case marked possibly related;
 5. otherwise a new case.
@@ -66,6 +67,8 @@ class Context:
     subject_tag: str
     insiders: frozenset[str]
     """Committee members' addresses: on every case they may write to."""
+    history: bool = False
+    """Imported history: threads by Message-ID as written (nothing is sent for it)."""
 
 
 def resolve(conn: Connection, message: ParsedMessage, rcpt_to: Iterable[str], ctx: Context) -> Thread:
@@ -124,7 +127,7 @@ def by_references(conn: Connection, message: ParsedMessage, ctx: Context) -> Thr
         return None
     seen = rows[0]
     sender = message.from_addr.address.lower() if message.from_addr else ""
-    if seen.conversation_id is None or sender in ctx.insiders:
+    if seen.conversation_id is None or sender in ctx.insiders or ctx.history:
         return Thread(Tier.REFERENCES, seen.case_id, seen.conversation_id)
     conversations = cases.conversations_of(conn, seen.case_id)
     on_case = cases.known_addresses(conn, seen.case_id)
