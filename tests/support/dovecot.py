@@ -1,19 +1,15 @@
 """A real, throw-away Dovecot IMAP server for the tests of the IMAP intake.
 
-``DovecotServer(base_dir, ca)`` writes a configuration of its own under ``base_dir`` (nothing from
-/etc/dovecot is read): ONE template of the settings every supported Dovecot shares, plus a small
-overlay per version for the few whose names or syntax differ (2.3, 2.4). It runs Dovecot in the
-foreground on 127.0.0.1, on free ports: ``imap_port`` (STARTTLS) and ``imaps_port`` (implicit TLS),
-with a certificate from the session's test CA (tests/support/tls.py). Users are in a passwd-file
-(``add_user``, also while it runs), mail in Maildir; XOAUTH2 and OAUTHBEARER take static bearer
-tokens (``add_oauth_token``) from a second passwd-file, with no OAuth server. IDLE sees new mail
-within a second. Every process runs as one unprivileged account ("rootless"): the current user, or
-as root the system account ``mailflow-imap``. ``restart()`` keeps ports, users, mail and
-UIDVALIDITY (``graceful=False``: a crash); ``reset_uidvalidity()`` renumbers a folder.
-
-The fixture ``dovecot`` gives a test a fresh, started server, stops it even when the test failed
-and leaves its log in the test's ``tmp_path``; without Dovecot it skips (fails under
-MAILFLOW_STRICT).
+``DovecotServer(base_dir, ca)`` configures Dovecot under ``base_dir`` alone (nothing from /etc/dovecot):
+one template of the settings every supported version shares plus a small overlay per version (2.3,
+2.4) for those whose names differ. It listens on 127.0.0.1, on free ports: ``imap_port`` (STARTTLS)
+and ``imaps_port`` (TLS), with a certificate from the session's test CA (tests/support/tls.py).
+Users are in a passwd-file (``add_user``, also while it runs), mail in Maildir; XOAUTH2 and
+OAUTHBEARER take static tokens (``add_oauth_token``), no OAuth server. All of it runs as one
+unprivileged account (rootless): the current one, or ``mailflow-imap`` as root. ``restart()`` keeps
+ports, users, mail and UIDVALIDITY; ``reset_uidvalidity()`` renumbers a folder. The ``dovecot``
+fixture gives a test a started server and keeps its log in ``tmp_path``; without Dovecot it skips
+(fails under MAILFLOW_STRICT).
 """
 
 from __future__ import annotations
@@ -273,11 +269,11 @@ class DovecotServer:
         root = self.home(user) / "Maildir"
         return root if folder.upper() == "INBOX" else root / ("." + folder.replace(self.separator, "."))
 
-    def _write_file(self, path: Path, text: str, mode: int = 0o640) -> None:
+    def _write_file(self, path: Path, text: str) -> None:
         """Replace ``path`` atomically, its mtime moved on by at least a second."""
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(text)
-        tmp.chmod(mode)
+        tmp.chmod(0o640)
         if os.geteuid() == 0:
             os.chown(tmp, self.uid, self.gid)
         # Dovecot re-reads a passwd-file when its mtime (whole seconds) or size changed: a second
@@ -332,7 +328,7 @@ class DovecotServer:
                 if self._started_once or attempt == 2 or "Address already in use" not in str(exc):
                     raise
                 self.imap_port, self.imaps_port = _two_free_ports()
-                self._write_file(self.config_path, self.config_text(), mode=0o644)
+                self._write_file(self.config_path, self.config_text())
 
     def _start(self, timeout: float) -> None:
         if self.running:
@@ -444,8 +440,7 @@ class DovecotServer:
 
     def append(self, user: str, folder: str, raw: bytes, flags: Sequence[str | bytes] = ()) -> int:
         """APPEND one message over IMAP; returns its UID."""
-        with self.login(user) as client:
-            return _appended_uids(client.append(folder, raw, flags=tuple(flags)))[0]
+        return self.append_many(user, folder, [raw], flags)[0]
 
     def append_many(
         self, user: str, folder: str, messages: Iterable[bytes], flags: Sequence[str | bytes] = ()
@@ -491,16 +486,13 @@ def dovecot_server(ca: trustme.CA) -> Iterator[DovecotServer]:
     """
     if dovecot_binary() is None:
         unavailable(INSTALL_HINT)
-    base_dir = Path(tempfile.mkdtemp(prefix="mailflow-dovecot-"))
-    server: DovecotServer | None = None
-    try:
-        server = DovecotServer(base_dir, ca)
-        server.start()
-        yield server
-    finally:
-        if server is not None:
+    with tempfile.TemporaryDirectory(prefix="mailflow-dovecot-", ignore_cleanup_errors=True) as base_dir:
+        server = DovecotServer(Path(base_dir), ca)
+        try:
+            server.start()
+            yield server
+        finally:
             server.stop(graceful=False)  # the mail is thrown away: no need for an orderly shutdown
-        shutil.rmtree(base_dir, ignore_errors=True)
 
 
 @pytest.fixture(name="dovecot")
