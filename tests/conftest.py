@@ -7,10 +7,12 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+import trustme
 
 from tests.support import services
 from tests.support.dovecot import dovecot_fixture  # noqa: F401  (the "dovecot" fixture)
 from tests.support.stack import Stack
+from tests.support.tls import ServerTls, issue_server_tls
 
 # name -> (database, broker)
 STACKS = {
@@ -18,6 +20,19 @@ STACKS = {
     "postgres+redis": ("postgres", "redis"),
     "postgres+rabbitmq": ("postgres", "rabbitmq"),
 }
+
+
+@pytest.fixture(scope="session")
+def tls_ca() -> trustme.CA:
+    """The one throw-away certificate authority of the test session: every TLS server the tests run
+    has a certificate from it (tests/support/tls.py)."""
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def server_tls(tls_ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> ServerTls:
+    """A certificate for 127.0.0.1/localhost from ``tls_ca``, in files, for the session's listeners."""
+    return issue_server_tls(tls_ca, tmp_path_factory.mktemp("tls"))
 
 
 def _build(name: str, tmp_path: Path, exits: ExitStack) -> Stack:

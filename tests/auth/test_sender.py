@@ -2,13 +2,11 @@
 
 Messages are built here the way they arrive: the trusted hop (mx.example.org) adds its
 Authentication-Results and its Received at the top. DKIM signatures are made with a throw-away
-RSA key (openssl) and the TXT lookups are answered by an injected resolver, so nothing touches DNS.
+RSA key (tests/support/dkim.py) and the TXT lookups are answered by an injected resolver, so nothing touches DNS.
 """
 
 from __future__ import annotations
 
-import base64
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -21,6 +19,7 @@ from mailflow.config import AuthenticationSettings, settings_from_mapping
 from mailflow.errors import ConfigError
 from mailflow.mime.tree import read_message
 from mailflow.model import InboundSource
+from tests.support.dkim import new_dkim_key
 
 TRUSTED = "mx.example.org"
 BOTH_PASS = "dkim=pass header.d=example.org; dmarc=pass header.from=example.org"
@@ -48,12 +47,7 @@ class FakeDns:
 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
-    path = tmp_path_factory.mktemp("dkim") / "key.pem"
-    subprocess.run(["openssl", "genrsa", "-traditional", "-out", str(path), "1024"], check=True, capture_output=True)
-    der = subprocess.run(
-        ["openssl", "rsa", "-in", str(path), "-pubout", "-outform", "DER"], check=True, capture_output=True
-    ).stdout
-    return Keys(path.read_bytes(), b"v=DKIM1; k=rsa; p=" + base64.b64encode(der))
+    return Keys(*new_dkim_key(tmp_path_factory.mktemp("dkim")))
 
 
 @pytest.fixture

@@ -3,9 +3,6 @@ the policy gate, and forged members - end to end over real SMTP against the runn
 
 from __future__ import annotations
 
-import base64
-import subprocess
-
 import dkim
 import pytest
 from sqlalchemy import select
@@ -36,6 +33,7 @@ from tests.support.committee import (
     open_case,
     texts_to,
 )
+from tests.support.dkim import new_dkim_key
 from tests.support.mail import header, parse, report
 from tests.support.stack import CONDUCT, Stack
 
@@ -380,12 +378,7 @@ def test_a_relay_quoting_committee_mail_is_held_for_the_internal_address(sqlite_
 @pytest.fixture(scope="module")
 def dkim_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes]:
     """(private key PEM, the TXT record publishing it) for selector "sel" of committee.example."""
-    path = tmp_path_factory.mktemp("dkim") / "key.pem"
-    subprocess.run(["openssl", "genrsa", "-traditional", "-out", str(path), "1024"], check=True, capture_output=True)
-    der = subprocess.run(
-        ["openssl", "rsa", "-in", str(path), "-pubout", "-outform", "DER"], check=True, capture_output=True
-    ).stdout
-    return path.read_bytes(), b"v=DKIM1; k=rsa; p=" + base64.b64encode(der)
+    return new_dkim_key(tmp_path_factory.mktemp("dkim"))
 
 
 @pytest.mark.parametrize("tampered", [False, True], ids=["signed", "body tampered after signing"])

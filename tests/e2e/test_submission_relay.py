@@ -5,9 +5,6 @@ fact. Real sockets: the service's intake and submission listeners, smtplib with 
 from __future__ import annotations
 
 import smtplib
-import ssl
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,38 +29,26 @@ from tests.support.committee import (
 )
 from tests.support.mail import report
 from tests.support.stack import CONDUCT, ROSTER, Stack
+from tests.support.tls import ServerTls
 
 PASSWORD = "analytical engine"
 ERIC = "eric@example.com"
 
 
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    where = tmp_path_factory.mktemp("tls")
-    certificate, key = where / "cert.pem", where / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(certificate)],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return certificate, key
-
-
-def _settings(stack: Stack, tls: tuple[Path, Path]) -> Any:
+def _settings(stack: Stack, tls: ServerTls) -> Any:
     hashed = hash_password(PASSWORD)
     members = [{**m, "password_hash": hashed} for m in ROSTER]
     return stack.settings(
         **AUTH,
         committee={"members": members},
-        submission={"listen": "127.0.0.1:0", "tls_certificate": str(tls[0]), "tls_key": str(tls[1])},
+        submission={"listen": "127.0.0.1:0", "tls_certificate": str(tls.certificate), "tls_key": str(tls.key)},
     )
 
 
-def submit(service: Service, tls: tuple[Path, Path], raw: bytes, sender: str, to: list[str]) -> None:
+def submit(service: Service, tls: ServerTls, raw: bytes, sender: str, to: list[str]) -> None:
     assert service.submission is not None and service.submission.port
     with smtplib.SMTP("127.0.0.1", service.submission.port, timeout=60) as client:
-        client.starttls(context=ssl.create_default_context(cafile=str(tls[0])))
+        client.starttls(context=tls.client_context())
         client.login(sender, PASSWORD)
         client.sendmail(sender, to, raw)
 
@@ -75,15 +60,17 @@ def direct(sender: str, to: str, subject: str, body: str, cc: str | None = None)
 
 
 def test_a_member_writes_to_an_outside_party_through_the_submission_listener(
-    sqlite_stack: Stack, tls: tuple[Path, Path]
+    sqlite_stack: Stack, server_tls: ServerTls
 ) -> None:
     stack = sqlite_stack
-    service = stack.start(_settings(stack, tls))
+    service = stack.start(_settings(stack, server_tls))
     case, _ = open_case(stack, service)
     subject = f"[conduct #{case.ref}] A conversation about the meetup"
 
     # When Ada writes to Eric from her own client, through the submission listener
-    submit(service, tls, direct(ADA, ERIC, subject, "Hello Eric,\n\nwe would like to hear from you.\n"), ADA, [ERIC])
+    submit(
+        service, server_tls, direct(ADA, ERIC, subject, "Hello Eric,\n\nwe would like to hear from you.\n"), ADA, [ERIC]
+    )
     stack.wait_idle()
 
     # Then Eric gets it in the committee's name, in a conversation of his own
@@ -96,7 +83,7 @@ def test_a_member_writes_to_an_outside_party_through_the_submission_listener(
     # When she then names the reporter to him
     leak = direct(ADA, ERIC, "Re: " + subject, "Eric, Jane Reporter says you were rude.\n")
     with pytest.raises(smtplib.SMTPDataError) as refused:
-        submit(service, tls, leak, ADA, [ERIC])
+        submit(service, server_tls, leak, ADA, [ERIC])
     stack.wait_idle()
 
     # Then her client shows the 550 with the rule, the offending text and the fix; Eric gets nothing

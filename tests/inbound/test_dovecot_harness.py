@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import trustme
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
@@ -20,7 +21,6 @@ from tests.support.dovecot import (
     DovecotError,
     DovecotServer,
     dovecot_binary,
-    dovecot_fixture,  # noqa: F401  (registers the "dovecot" fixture until conftest imports it)
     dovecot_version,
     live_processes_in_group,
 )
@@ -56,12 +56,12 @@ def server(dovecot: DovecotServer) -> DovecotServer:
 
 
 @pytest.fixture
-def stopped_server() -> Iterator[DovecotServer]:
+def stopped_server(tls_ca: trustme.CA) -> Iterator[DovecotServer]:
     """A configured DovecotServer that has not been started."""
     if dovecot_binary() is None:
         unavailable(INSTALL_HINT)
     base_dir = Path(tempfile.mkdtemp(prefix="mailflow-dovecot-"))
-    server = DovecotServer(base_dir)
+    server = DovecotServer(base_dir, tls_ca)
     try:
         yield server
     finally:
@@ -84,10 +84,10 @@ def test_dovecot_version_is_detected() -> None:
     assert dovecot_version() >= (2, 3)
 
 
-def test_without_dovecot_the_fixture_skips_or_fails_under_strict(monkeypatch) -> None:
+def test_without_dovecot_the_fixture_skips_or_fails_under_strict(monkeypatch, tls_ca: trustme.CA) -> None:
     monkeypatch.setattr(dovecot_module, "dovecot_binary", lambda: None)
     expected = (pytest.skip.Exception, pytest.fail.Exception)
-    with pytest.raises(expected) as outcome, dovecot_module.dovecot_server():
+    with pytest.raises(expected) as outcome, dovecot_module.dovecot_server(tls_ca):
         pass
     assert INSTALL_HINT in str(outcome.value)
 
@@ -121,7 +121,7 @@ def test_login_with_the_right_password_and_not_the_wrong_one(server: DovecotServ
 def test_starttls_on_the_plain_port_with_the_harness_ca(server: DovecotServer) -> None:
     with IMAPClient(server.host, server.imap_port, ssl=False, timeout=30) as client:
         assert b"STARTTLS" in client.capabilities()
-        client.starttls(server.ssl_context())
+        client.starttls(server.tls.client_context())
         assert client._imap.sock.version() in ("TLSv1.2", "TLSv1.3")
         client.login(USER, PASSWORD)
         client.select_folder("INBOX")
@@ -135,14 +135,16 @@ def test_starttls_on_the_plain_port_with_the_harness_ca(server: DovecotServer) -
 
 
 def test_imaps_port(server: DovecotServer) -> None:
-    with IMAPClient(server.host, server.imaps_port, ssl=True, ssl_context=server.ssl_context(), timeout=30) as client:
+    with IMAPClient(
+        server.host, server.imaps_port, ssl=True, ssl_context=server.tls.client_context(), timeout=30
+    ) as client:
         assert client._imap.sock.version() in ("TLSv1.2", "TLSv1.3")
         client.login(USER, PASSWORD)
         assert client.select_folder("INBOX")[b"EXISTS"] == 0
         client.logout()
 
     # "localhost" is in the certificate too.
-    context = server.ssl_context()
+    context = server.tls.client_context()
     with (
         socket.create_connection((server.host, server.imaps_port), timeout=10) as raw,
         context.wrap_socket(raw, server_hostname="localhost") as tls,

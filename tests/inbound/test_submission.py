@@ -1,15 +1,13 @@
 """The submission listener over real sockets: STARTTLS, AUTH against the roster, whose mail it takes,
 and the multi-line 550 a held mail gets back (what the member's client shows).
 
-A throw-away self-signed certificate for 127.0.0.1 is made with openssl; the client is smtplib.
+The certificate for 127.0.0.1 comes from the session's test CA (``server_tls``); the client is smtplib.
 """
 
 from __future__ import annotations
 
 import base64
 import smtplib
-import ssl
-import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,6 +27,7 @@ from mailflow.inbound.submission import (
     Submitted,
     smtp_reply,
 )
+from tests.support.tls import ServerTls
 
 ADA_PASSWORD = "analytical engine"
 BOB_PASSWORD = "difference engine"
@@ -36,35 +35,15 @@ OUTSIDE = "witness@example.net"
 ACCEPTED = SubmissionVerdict(True, "250 2.0.0 Accepted")
 
 
-@dataclass(frozen=True)
-class Tls:
-    certificate: Path
-    key: Path
-
-
 @pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
-    where = tmp_path_factory.mktemp("tls")
-    certificate, key = where / "cert.pem", where / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-         "-keyout", str(key), "-out", str(certificate)],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return Tls(certificate, key)
-
-
-@pytest.fixture(scope="module")
-def settings(tls: Tls) -> Settings:
+def settings(server_tls: ServerTls) -> Settings:
     return settings_from_mapping(
         {
             "intake": {"hostname": "submission.test"},
             "submission": {
                 "listen": "127.0.0.1:0",
-                "tls_certificate": str(tls.certificate),
-                "tls_key": str(tls.key),
+                "tls_certificate": str(server_tls.certificate),
+                "tls_key": str(server_tls.key),
             },
             "committee": {
                 "members": [
@@ -114,12 +93,12 @@ def listener(settings: Settings, handler: Recorder) -> Iterator[SubmissionListen
         yield running
 
 
-def client(listener: SubmissionListener, tls: Tls, *, secure: bool = True) -> smtplib.SMTP:
+def client(listener: SubmissionListener, server_tls: ServerTls, *, secure: bool = True) -> smtplib.SMTP:
     assert listener.port
     smtp = smtplib.SMTP("127.0.0.1", listener.port, local_hostname="client.test", timeout=10)
     smtp.ehlo()
     if secure:
-        smtp.starttls(context=ssl.create_default_context(cafile=str(tls.certificate)))
+        smtp.starttls(context=server_tls.client_context())
         smtp.ehlo()
     return smtp
 
@@ -140,8 +119,10 @@ def mail(sender: str = "Ada Lovelace <ada@example.org>", body: str = "Hello from
 # -- TLS and AUTH -------------------------------------------------------------------------------
 
 
-def test_auth_is_refused_before_starttls(listener: SubmissionListener, tls: Tls, handler: Recorder) -> None:
-    with client(listener, tls, secure=False) as smtp:
+def test_auth_is_refused_before_starttls(
+    listener: SubmissionListener, server_tls: ServerTls, handler: Recorder
+) -> None:
+    with client(listener, server_tls, secure=False) as smtp:
         assert smtp.has_extn("starttls")
         assert not smtp.has_extn("auth")  # not even offered in clear
         plain = base64.b64encode(f"\0ada@example.org\0{ADA_PASSWORD}".encode()).decode()
@@ -152,8 +133,10 @@ def test_auth_is_refused_before_starttls(listener: SubmissionListener, tls: Tls,
     assert handler.got == []
 
 
-def test_nothing_is_sent_without_a_login(listener: SubmissionListener, tls: Tls, handler: Recorder) -> None:
-    with client(listener, tls) as smtp:
+def test_nothing_is_sent_without_a_login(
+    listener: SubmissionListener, server_tls: ServerTls, handler: Recorder
+) -> None:
+    with client(listener, server_tls) as smtp:
         assert "PLAIN" in smtp.esmtp_features["auth"] and "LOGIN" in smtp.esmtp_features["auth"]
         with pytest.raises(smtplib.SMTPSenderRefused) as refused:
             smtp.sendmail("ada@example.org", [OUTSIDE], mail())
@@ -172,9 +155,9 @@ def test_nothing_is_sent_without_a_login(listener: SubmissionListener, tls: Tls,
     ],
 )
 def test_wrong_credentials_are_refused(
-    listener: SubmissionListener, tls: Tls, handler: Recorder, login: str, password: str
+    listener: SubmissionListener, server_tls: ServerTls, handler: Recorder, login: str, password: str
 ) -> None:
-    with client(listener, tls) as smtp:
+    with client(listener, server_tls) as smtp:
         with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
             smtp.login(login, password)
         assert refused.value.smtp_code == 535
@@ -185,10 +168,10 @@ def test_wrong_credentials_are_refused(
 
 @pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
 def test_right_password_sends_and_the_handler_gets_the_member(
-    listener: SubmissionListener, tls: Tls, handler: Recorder, mechanism: str
+    listener: SubmissionListener, server_tls: ServerTls, handler: Recorder, mechanism: str
 ) -> None:
     raw = mail()
-    with client(listener, tls) as smtp:
+    with client(listener, server_tls) as smtp:
         smtp.user, smtp.password = "ADA@example.org", ADA_PASSWORD
         code, _ = smtp.auth(mechanism, getattr(smtp, f"auth_{mechanism.lower()}"))
         assert code == 235
@@ -205,8 +188,10 @@ def test_right_password_sends_and_the_handler_gets_the_member(
     assert handler.threads != ["submission"]  # the handler does not run on the event loop's thread
 
 
-def test_any_of_the_members_addresses_may_be_used(listener: SubmissionListener, tls: Tls, handler: Recorder) -> None:
-    with client(listener, tls) as smtp:
+def test_any_of_the_members_addresses_may_be_used(
+    listener: SubmissionListener, server_tls: ServerTls, handler: Recorder
+) -> None:
+    with client(listener, server_tls) as smtp:
         smtp.login("ada@home.example.net", ADA_PASSWORD)
         smtp.sendmail("ada@home.example.net", [OUTSIDE], mail("Ada <ada@example.org>"))
     assert [g.member.name for g in handler.got] == ["Ada Lovelace"]
@@ -216,9 +201,9 @@ def test_any_of_the_members_addresses_may_be_used(listener: SubmissionListener, 
 
 
 def test_envelope_sender_of_another_member_is_refused(
-    listener: SubmissionListener, tls: Tls, handler: Recorder
+    listener: SubmissionListener, server_tls: ServerTls, handler: Recorder
 ) -> None:
-    with client(listener, tls) as smtp:
+    with client(listener, server_tls) as smtp:
         smtp.login("ada@example.org", ADA_PASSWORD)
         with pytest.raises(smtplib.SMTPSenderRefused) as refused:
             smtp.sendmail("bob@example.org", [OUTSIDE], mail("Bob <bob@example.org>"))
@@ -236,9 +221,9 @@ def test_envelope_sender_of_another_member_is_refused(
     ],
 )
 def test_from_header_of_someone_else_is_refused(
-    listener: SubmissionListener, tls: Tls, handler: Recorder, sender: str
+    listener: SubmissionListener, server_tls: ServerTls, handler: Recorder, sender: str
 ) -> None:
-    with client(listener, tls) as smtp:
+    with client(listener, server_tls) as smtp:
         smtp.login("ada@example.org", ADA_PASSWORD)
         with pytest.raises(smtplib.SMTPDataError) as refused:
             smtp.sendmail("ada@example.org", [OUTSIDE], mail(sender))
@@ -261,9 +246,11 @@ HELD = (
 )
 
 
-def test_a_multi_line_550_reaches_the_client_whole(listener: SubmissionListener, tls: Tls, handler: Recorder) -> None:
+def test_a_multi_line_550_reaches_the_client_whole(
+    listener: SubmissionListener, server_tls: ServerTls, handler: Recorder
+) -> None:
     handler.verdict = SubmissionVerdict(False, HELD)
-    with client(listener, tls) as smtp:
+    with client(listener, server_tls) as smtp:
         smtp.login("ada@example.org", ADA_PASSWORD)
         with pytest.raises(smtplib.SMTPDataError) as held:
             smtp.sendmail("ada@example.org", [OUTSIDE], mail())
@@ -283,9 +270,11 @@ def test_a_multi_line_550_reaches_the_client_whole(listener: SubmissionListener,
     assert len(handler.got) == 1
 
 
-def test_a_failing_handler_is_a_temporary_failure(listener: SubmissionListener, tls: Tls, handler: Recorder) -> None:
+def test_a_failing_handler_is_a_temporary_failure(
+    listener: SubmissionListener, server_tls: ServerTls, handler: Recorder
+) -> None:
     handler.fail = True
-    with client(listener, tls) as smtp:
+    with client(listener, server_tls) as smtp:
         smtp.login("ada@example.org", ADA_PASSWORD)
         with pytest.raises(smtplib.SMTPDataError) as deferred:
             smtp.sendmail("ada@example.org", [OUTSIDE], mail())
@@ -293,19 +282,19 @@ def test_a_failing_handler_is_a_temporary_failure(listener: SubmissionListener, 
 
 
 def test_a_reply_that_contradicts_the_verdict_is_not_sent(
-    listener: SubmissionListener, tls: Tls, handler: Recorder
+    listener: SubmissionListener, server_tls: ServerTls, handler: Recorder
 ) -> None:
     handler.verdict = SubmissionVerdict(True, "550 5.7.1 oops")
-    with client(listener, tls) as smtp:
+    with client(listener, server_tls) as smtp:
         smtp.login("ada@example.org", ADA_PASSWORD)
         assert smtp.sendmail("ada@example.org", [OUTSIDE], mail()) == {}
 
 
 def test_non_ascii_explanations_are_folded_for_clients_without_smtputf8(
-    listener: SubmissionListener, tls: Tls, handler: Recorder
+    listener: SubmissionListener, server_tls: ServerTls, handler: Recorder
 ) -> None:
     handler.verdict = SubmissionVerdict(False, "550 5.7.1 Held: the name “Zoë Ångström” would reach a witness")
-    with client(listener, tls) as smtp:
+    with client(listener, server_tls) as smtp:
         smtp.login("ada@example.org", ADA_PASSWORD)
         with pytest.raises(smtplib.SMTPDataError) as held:
             smtp.sendmail("ada@example.org", [OUTSIDE], mail())
@@ -397,9 +386,9 @@ def test_cli_hash_password_from_the_terminal_asks_twice(monkeypatch: pytest.Monk
     assert differ.exit_code == 1 and "differ" in differ.output
 
 
-def test_stop_closes_connections_still_open(settings: Settings, tls: Tls, handler: Recorder) -> None:
+def test_stop_closes_connections_still_open(settings: Settings, server_tls: ServerTls, handler: Recorder) -> None:
     listener = SubmissionListener(settings, Roster.from_settings(settings), handler).start()
-    smtp = client(listener, tls)
+    smtp = client(listener, server_tls)
     try:
         smtp.login("ada@example.org", ADA_PASSWORD)
         listener.stop()

@@ -29,7 +29,7 @@ def imap_section(dovecot: DovecotServer, **overrides: Any) -> dict[str, Any]:
         "security": "starttls",
         "username": USER,
         "password": PASSWORD,
-        "ca_file": str(dovecot.cafile),
+        "ca_file": str(dovecot.tls.cafile),
         "poll_seconds": 600,
         "timeout_seconds": 10,
         "reconnect_max_seconds": 2,
