@@ -159,7 +159,17 @@ def understand(raw: bytes, envelope_from: str | None, svc: Services, arrival: Ar
 _i = t.inbound.c
 _LOAD = (
     select(
-        _i.id, _i.state, _i.case_id, _i.rcpt_to, _i.notify, _i.mail_from, _i.origin, _i.source, _i.size, t.blob.c.data
+        _i.id,
+        _i.state,
+        _i.case_id,
+        _i.rcpt_to,
+        _i.notify,
+        _i.mail_from,
+        _i.origin,
+        _i.source,
+        _i.size,
+        _i.sha256,
+        t.blob.c.data,
     )
     .join(t.blob, t.blob.c.id == _i.blob_id)
     .where(_i.id.in_(bindparam("ids", expanding=True)))
@@ -183,10 +193,22 @@ def _load(engine: Engine, inbound_ids: Sequence[int]) -> dict[int, tuple[Inbound
     """The messages still to process, with their bytes; an Outcome for those already done."""
     with connection(engine, read_only=True) as conn:
         rows: Sequence[
-            Row[int, InboundState, int | None, list[str], bool, str | None, dict[str, Any], InboundSource, int, bytes]
+            Row[
+                int,
+                InboundState,
+                int | None,
+                list[str],
+                bool,
+                str | None,
+                dict[str, Any],
+                InboundSource,
+                int,
+                str,
+                bytes,
+            ]
         ] = conn.execute(_LOAD, {"ids": list(inbound_ids)}).all()
     loaded: dict[int, tuple[Inbound, str | None, bytes] | Outcome] = {}
-    for inbound_id, state, case_id, rcpt_to, notify, mail_from, origin, source, size, stored in rows:
+    for inbound_id, state, case_id, rcpt_to, notify, mail_from, origin, source, size, sha256, stored in rows:
         # What is understood is what the client sent: the blob less our Received field on top
         # (mailflow.inbound.spool; ``size`` is the length of the bytes as sent).
         raw = stored[len(stored) - size :] if size < len(stored) else stored
@@ -195,7 +217,7 @@ def _load(engine: Engine, inbound_ids: Sequence[int]) -> dict[int, tuple[Inbound
         else:
             origin = origin or {}
             arrival = Arrival(InboundSource(source), origin.get("peer"), origin.get("submitted_by"))
-            loaded[inbound_id] = (Inbound(inbound_id, rcpt_to, notify, arrival), mail_from, raw)
+            loaded[inbound_id] = (Inbound(inbound_id, rcpt_to, notify, arrival, sha256), mail_from, raw)
     return loaded
 
 
@@ -272,7 +294,7 @@ def _thread_and_record(
         forwarded=forwarded is not None,
         submitted=inbound.submitted_by is not None,
     )
-    routed = router.route(conn, svc.route_context, mail, now=now, head=recorded.diary_head)
+    routed = router.route(conn, svc.route_context, mail, now=now)
     held = tuple(line for decision in routed.held for line in decision.smtp_lines())
     return Outcome(inbound.id, InboundState.PROCESSED, case_id, recorded.created, tuple(routed.outbound_ids), held=held)
 

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Select, bindparam, select
 from mailflow.auth.sender import Arrival
 from mailflow.case import diary
 from mailflow.case import service as cases
+from mailflow.case.entries import Received
 from mailflow.model import ConversationKind, DiaryKind, InboundSource, InboundState, MessageKind
 from mailflow.model import core as t
 from mailflow.parse.classify import Classification
@@ -45,6 +46,8 @@ class Inbound:
     rcpt_to: list[str]
     notify: bool
     arrival: Arrival = _SMTP
+    sha256: str | None = None
+    """Of the bytes as sent: the diary entry that records the message covers them."""
     """How it reached us (the connection, or the submission listener's login)."""
 
     @property
@@ -68,7 +71,6 @@ class Recorded:
     created: bool
     conversation: cases.ConversationRef | None
     answered: Answered | None
-    diary_head: diary.Head | None
 
 
 def earlier_copy(conn: Connection, inbound_id: int, message_id: str | None) -> tuple[int, int | None] | None:
@@ -123,30 +125,31 @@ def record(
     case_id, conversation_id = thread.case_id, thread.conversation_id
     if case_id is None and answered is not None and answered.case_id is not None:
         case_id, conversation_id = answered.case_id, answered.conversation_id
-    head: diary.Head | None = None
     conversation: cases.ConversationRef | None = None
+    created = case_id is None
     if case_id is None:
         if not opens_case(classification):
-            return Recorded(None, False, None, answered, None)
+            return Recorded(None, False, None, answered)
         opened = cases.open_case(
             conn,
             reporter=reporter or (None if automatic else message.from_addr),
             subject=message.subject,
             opened_at=_opened_at(inbound, message, now),
             related_case_id=thread.related_case_id,
+            imported=not inbound.notify,
         )
-        case, conversation, head = opened.case, opened.reporter_conversation, diary.EMPTY
+        case, conversation = opened.case, opened.reporter_conversation
+        diary.started(conn, case.id)
     else:
         row = conn.execute(_CASE_REF, {"case_id": case_id}).one()
         case = cases.CaseRef(row[0], row[1])
         conversation = _conversation_for(conn, case.id, conversation_id, message, insiders)
         cases.touch(conn, case.id, now)
-    created = head is not None
-    _, head = diary.append(
+    kind = DiaryKind.REPORT if created else _KIND_ENTRY.get(classification.kind, DiaryKind.MESSAGE)
+    diary.append(
         conn,
         case.id,
-        DiaryKind.REPORT if created else _KIND_ENTRY.get(classification.kind, DiaryKind.MESSAGE),
-        after=head,
+        _received(kind, thread, classification, conversation.id if conversation else None),
         at=now,
         actor=message.from_addr.address if message.from_addr else None,
         from_addr=message.from_addr.address if message.from_addr else None,
@@ -156,13 +159,13 @@ def record(
         new_text=new_text,
         inbound_id=inbound.id,
         outbound_id=answered.id if answered else None,
-        detail=_detail(thread, classification, conversation.id if conversation else None),
         unverified=unverified,
+        content_sha256=inbound.sha256,
     )
     cases.remember_message_ids(
         conn, case.id, [message.message_id], outgoing=False, conversation_id=conversation.id if conversation else None
     )
-    return Recorded(case, created, conversation, answered, head)
+    return Recorded(case, created, conversation, answered)
 
 
 def _opened_at(inbound: Inbound, message: ParsedMessage, now: datetime) -> datetime:
@@ -186,15 +189,15 @@ def _conversation_for(
     return next((c for c, _ in convs if c.number == cases.REPORTER_CONVERSATION), None)
 
 
-def _detail(thread: Thread, classification: Classification, conversation_id: int | None) -> dict[str, object]:
-    detail: dict[str, object] = {"threaded_by": thread.tier.value, "conversation": conversation_id}
-    if classification.kind is not MessageKind.PERSONAL:
-        detail["classified"] = classification.kind.value
-        detail["reasons"] = list(classification.reasons)
-    if thread.tier is Tier.NEW and thread.related_case_id is not None:
-        detail["possibly_related_case"] = thread.related_case_id
-    if thread.cited:
-        detail["cited_message_id"] = thread.cited
-    if thread.also_addressed:
-        detail["also_addressed"] = list(thread.also_addressed)
-    return detail
+def _received(kind: DiaryKind, thread: Thread, classification: Classification, conversation_id: int | None) -> Received:
+    automatic = classification.kind is not MessageKind.PERSONAL
+    return Received(
+        entry_kind=kind,
+        threaded_by=thread.tier.value,
+        conversation=conversation_id,
+        classified=classification.kind.value if automatic else None,
+        reasons=tuple(classification.reasons) if automatic else (),
+        possibly_related_case=thread.related_case_id if thread.tier is Tier.NEW else None,
+        cited_message_id=thread.cited,
+        also_addressed=thread.also_addressed,
+    )

@@ -17,8 +17,9 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, func, select
 
 from mailflow.case import diary
+from mailflow.case.entries import RecipientsChanged
 from mailflow.case.service import REPORTER_CONVERSATION, ConversationRef
-from mailflow.model import ConversationKind, DiaryKind
+from mailflow.model import ConversationKind
 from mailflow.model import core as t
 from mailflow.parse.addresses import new_token
 from mailflow.policy.outgoing import Recipient
@@ -45,26 +46,23 @@ def set_recipients(
     *,
     by: str,
     now: datetime,
-    head: diary.Head | None = None,
-) -> diary.Head | None:
+) -> bool:
     """Put these people on the conversation; a diary entry says who is on it from now, and who
-    changed it. Returns the new diary head, or ``head`` when nothing changed."""
+    changed it. False when nothing changed."""
     before = recipients_of(conn, conversation.id)
     if [(r.address, r.name) for r in before] == [(r.address, r.name) for r in recipients]:
-        return head
+        return False
     rows = [{"name": r.name, "address": r.address} for r in recipients]
     conn.execute(_SET_RECIPIENTS, {"conversation_id": conversation.id, "recipients": rows})
-    _, head = diary.append(
+    diary.append(
         conn,
         conversation.case_id,
-        DiaryKind.RECIPIENTS,
-        after=head,
+        RecipientsChanged(conversation.number),
         at=now,
         actor=by,
         to_addrs=[r.address for r in recipients],
-        detail={"conversation": conversation.number},
     )
-    return head
+    return True
 
 
 def start(conn: Connection, case_id: int, *, label: str) -> ConversationRef:

@@ -80,6 +80,7 @@ def open_case(
     subject: str,
     opened_at: datetime,
     related_case_id: int | None = None,
+    imported: bool = False,
 ) -> OpenedCase:
     """A new case with its reporter, the team's internal conversation and the reporter conversation."""
     number, ref = next_ref(conn, opened_at.year)
@@ -94,6 +95,7 @@ def open_case(
             "updated_at": opened_at,
             "subject": subject,
             "related_case_id": related_case_id,
+            "imported": imported,
         },
     ).scalar_one()
     recipients = [{"name": reporter.name, "address": reporter.address}] if reporter else []

@@ -37,11 +37,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, bindparam, select
 
 from mailflow.auth import RosterMember
-from mailflow.case import conversations, diary, parties, standing
+from mailflow.case import conversations, deadlines, diary, parties, standing
+from mailflow.case.entries import CommandRun
 from mailflow.case.states import TransitionRefused, check_transition
+from mailflow.config import NoticeSettings
 from mailflow.drafting import drafts, feedback
 from mailflow.drafting.drafts import DraftingContext
-from mailflow.model import CaseState, DiaryKind, PartyRole
+from mailflow.model import CaseState, PartyRole
 from mailflow.model import core as t
 
 HELP = __doc__.split("\n\n", 2)[2].rstrip() if __doc__ else ""
@@ -102,7 +104,7 @@ class Context:
     """The mail's text after the command lines (what /draft fills its notice with)."""
 
 
-def execute(ctx: Context, commands: Sequence[Command], head: diary.Head | None) -> tuple[list[Result], diary.Head]:
+def execute(ctx: Context, commands: Sequence[Command]) -> list[Result]:
     """Run every command in order; each one, obeyed or refused, is a diary entry naming its author."""
     results: list[Result] = []
     for command in commands:
@@ -115,18 +117,10 @@ def execute(ctx: Context, commands: Sequence[Command], head: diary.Head | None) 
                     result = Result(command, True, handler(ctx, command.args))
             except CommandError as exc:
                 result = Result(command, False, str(exc))
-        # a command may have written entries of its own: chain on the diary's real head
-        _, head = diary.append(
-            ctx.conn,
-            ctx.case_id,
-            DiaryKind.COMMAND,
-            after=None,
-            at=ctx.now,
-            actor=ctx.member.name,
-            detail={"command": command.line[:500], "ok": result.ok, "result": result.message[:500]},
-        )
+        entry = CommandRun(command.line[:500], result.ok, result.message[:500])
+        diary.append(ctx.conn, ctx.case_id, entry, at=ctx.now, actor=ctx.member.name)
         results.append(result)
-    return results, head if head is not None else diary.head(ctx.conn, ctx.case_id)
+    return results
 
 
 class CommandError(Exception):
@@ -320,7 +314,7 @@ def _draft(ctx: Context, args: str) -> str:
         raise CommandError("say which notice: /draft AUDIENCE/NOTICE (e.g. reporter/status-update)")
     values, message = _draft_values(ctx.body)
     try:
-        draft, _ = drafts.create(
+        draft = drafts.create(
             ctx.conn, ctx.drafting, ctx.case_id, notice, owner=ctx.member.name, values=values, message=message,
             now=ctx.now,
         )  # fmt: skip
@@ -350,19 +344,30 @@ def _no_right_of_reply(ctx: Context, args: str) -> str:
         raise CommandError("only a chair can record why the reported person is not offered a reply")
     if not args.strip():
         raise CommandError("say why: /no-right-of-reply REASON (e.g. physical safety)")
-    diary.append(
-        ctx.conn, ctx.case_id, DiaryKind.NOTE, at=ctx.now, actor=ctx.member.name,
-        detail={"waived": "right of reply", "reason": args.strip()[:500]},
-    )  # fmt: skip
+    ctx.conn.execute(_SET_CASE, {"case_id": ctx.case_id, "right_of_reply_waived_seq": _own_entry(ctx)})
     return "recorded: the reported person is not offered a right of reply"
 
 
+def _own_entry(ctx: Context) -> int:
+    """The diary entry this command is about to get (handlers that write no entry of their own)."""
+    return diary.head(ctx.conn, ctx.case_id).seq + 1
+
+
 def _marker(name: str, said: str) -> Callable[[Context, str], str]:
+    """``/unilateral``, ``/mediation``, ``/deadlock``: each plans its deadline of the manuals."""
+
     def run(ctx: Context, args: str) -> str:
-        diary.append(
-            ctx.conn, ctx.case_id, DiaryKind.NOTE, at=ctx.now, actor=ctx.member.name,
-            detail={"deadline_marker": name, "by": ctx.member.name, "text": args.strip()[:500]},
-        )  # fmt: skip
+        notices = ctx.drafting.settings.notices if ctx.drafting else NoticeSettings()
+        period = {
+            "unilateral": timedelta(0),  # the member is reminded at once to report within the hours
+            "mediation": timedelta(days=notices.mediation_days),
+            "deadlock": timedelta(days=notices.deadlock_days),
+        }[name]
+        seq = _own_entry(ctx)
+        about = f"{name} marked by {ctx.member.name}: {args.strip()[:200]}".rstrip(": ")
+        deadlines.plan(
+            ctx.conn, ctx.case_id, f"{name}-{seq}", ctx.now + period, about=about, by=ctx.member.name, now=ctx.now
+        )
         return said
 
     return run

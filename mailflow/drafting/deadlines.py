@@ -1,64 +1,68 @@
-"""The manuals' deadlines, kept by the service instead of by memory.
+"""The manuals' deadlines, kept by the service instead of by memory: what firing one does.
 
-Each deadline fires at most once per case (a row in ``deadline_fired`` under a unique key) and is
-recorded in the diary when it does. ``tick(now)`` checks them all; ``mailflow serve`` has a worker
-run it every ``check_seconds`` (the ``check_deadlines`` actor) and ``mailflow tick [--now ISO-TIME]``
-runs it once at any clock.
+Every date a case must keep is a row (``mailflow.case.deadlines``), planned when it becomes known;
+``tick(now)`` fires each one that is due, once, and records it in the diary. ``mailflow serve``
+has a worker run it every ``check_seconds`` (the ``check_deadlines`` actor); ``mailflow tick
+[--now ISO-TIME]`` runs it once at any clock. It reads only what is due, so it costs the same
+over a hundred cases or a hundred thousand. Imported history plans no deadline.
 
-* Jupyter: "This reply must be sent within 24 hours" -> acknowledgement not sent: alert the chair.
+* Jupyter: "This reply must be sent within 24 hours" -> ``acknowledgement``: no acknowledgement
+  went out: alert the chairs; ``personal-reply``: no member wrote to the reporter yet (the
+  acknowledgement promises a personal reply): remind the lead.
 * Jupyter: "aim to have a resolution agreed upon within one week ... if not, ... an update with a
-  projected timeline" -> no resolution after 7 days: draft a status update for approval, remind the lead.
+  projected timeline" -> ``status-update-N``: no resolution yet: draft a status update for
+  approval, remind the lead, and plan the next one (updates recur until the case is resolved).
 * Django: "Any member ... taking unilateral action ... must report it to the committee within 24
-  hours" -> remind the member who marked an action unilateral.
-* Jupyter: mediation "should be completed within two weeks" -> remind the lead after 14 days.
+  hours" -> ``unilateral-SEQ``: remind the member who marked it.
+* Jupyter: mediation "should be completed within two weeks" -> ``mediation-SEQ``: remind the lead.
 * Django: "If the committee cannot reach consensus ... within a week, ... escalate to the board"
-  -> draft an escalation to the board after 7 days.
+  -> ``deadlock-SEQ``: draft an escalation to the board.
+* A date a sent notice promised (``reply_by``, ``feedback_by``, ``respond_by``, ``answer_by``,
+  ``ends_on``) -> ``KEY-DRAFT``: remind the lead that the date has come, with what is missing.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, Select, bindparam, select
 
 from mailflow.auth import RosterMember
-from mailflow.case import diary, standing
+from mailflow.case import deadlines, diary, standing
 from mailflow.case import service as cases
+from mailflow.case.entries import DeadlineFired
+from mailflow.config import NoticeSettings
 from mailflow.database import connection, lock_for_threading
 from mailflow.drafting import drafts
 from mailflow.drafting.drafts import DraftingContext
-from mailflow.model import CaseState, DiaryKind, OutboundKind, OutboundState
+from mailflow.model import CaseState, ConversationKind, OutboundKind, OutboundState
 from mailflow.model import core as t
-from mailflow.outbound import alerts, outbox
-from mailflow.outbound.compose import Draft
-from mailflow.parse.message import Address
-from mailflow.parse.subject import with_tag
+from mailflow.outbound import alerts
+from mailflow.outbound.to_members import to_members
 
 log = logging.getLogger(__name__)
 
-OPEN = [CaseState.NEW, CaseState.OPEN, CaseState.INVESTIGATING, CaseState.RESOLUTION_PROPOSED]
+OPEN = frozenset({CaseState.NEW, CaseState.OPEN, CaseState.INVESTIGATING, CaseState.RESOLUTION_PROPOSED})
 PLACEHOLDER = "[to be completed before approval]"
 
-_c = t.cases.c
-_OPEN_CASES: Select[int, str, datetime] = select(_c.id, _c.ref, _c.created_at).where(
-    _c.state.in_(OPEN), _c.created_at <= bindparam("since")
+_c, _o = t.cases.c, t.outbound.c
+_CASE: Select[str, datetime | None] = select(_c.state, _c.urgent_since).where(_c.id == bindparam("case_id"))
+_ACK_SENT = select(_o.id).where(
+    _o.case_id == bindparam("case_id"), _o.kind == OutboundKind.ACKNOWLEDGEMENT, _o.state == OutboundState.SENT
 )
-_FIRED = t.deadline_fired.c
-_HAS_FIRED = select(_FIRED.id).where(_FIRED.case_id == bindparam("case_id"), _FIRED.name == bindparam("name"))
-_FIRE = t.deadline_fired.insert()
-_ACK_SENT = select(t.outbound.c.id).where(
-    t.outbound.c.case_id == bindparam("case_id"),
-    t.outbound.c.kind == OutboundKind.ACKNOWLEDGEMENT,
-    t.outbound.c.state == OutboundState.SENT,
-)
-_e = t.diary.c
-_MARKERS: Select[int, int, datetime, str | None, dict[str, object]] = select(
-    _e.case_id, _e.seq, _e.at, _e.actor, _e.detail
-).where(
-    _e.kind == DiaryKind.NOTE, _e.detail["deadline_marker"].as_string().in_(["unilateral", "mediation", "deadlock"])
+_WROTE_TO_REPORTER = (
+    select(_o.id)
+    .join(t.conversation, t.conversation.c.id == _o.conversation_id)
+    .where(
+        _o.case_id == bindparam("case_id"),
+        _o.kind.in_([OutboundKind.RELAY, OutboundKind.NOTICE]),
+        _o.state.in_([OutboundState.QUEUED, OutboundState.SENDING, OutboundState.SENT, OutboundState.RETRY]),
+        t.conversation.c.number == cases.REPORTER_CONVERSATION,
+        t.conversation.c.kind == ConversationKind.OUTSIDE,
+    )
 )
 
 
@@ -69,105 +73,164 @@ class Fired:
     what: str
 
 
+def plan_new_case(conn: Connection, case_id: int, opened_at: datetime, notices: NoticeSettings) -> None:
+    """A live case opened: its acknowledgement, the personal reply it promises, its first update."""
+    ack = timedelta(hours=notices.acknowledgement_hours)
+    deadlines.plan(conn, case_id, "acknowledgement", opened_at + ack, about="the acknowledgement", now=opened_at)
+    deadlines.plan(
+        conn, case_id, "personal-reply", opened_at + ack, about="a member's first letter to the reporter", now=opened_at
+    )
+    update = opened_at + timedelta(days=notices.status_update_days)
+    deadlines.plan(conn, case_id, "status-update-1", update, about="a resolution, or a status update", now=opened_at)
+
+
 def tick(engine: Engine, ctx: DraftingContext, now: datetime, *, stamp: datetime | None = None) -> list[Fired]:
     """Fire every deadline that is due at ``now`` and has not fired yet. What it writes and drafts
     is dated ``stamp`` (default ``now``): an operator checking a future clock still gets mail that
-    is due at once."""
+    is due at once. Then the chairs' digest of alerts, when one is due."""
+    stamp = stamp or now
     fired: list[Fired] = []
     with connection(engine) as conn:
         lock_for_threading(conn)
-        fired += _per_case(conn, ctx, now, stamp or now)
-        fired += _marked(conn, ctx, now, stamp or now)
-        chairs = [m for m in ctx.roster if m.role == "chair"]
+        for item in deadlines.due(conn, now):
+            if not deadlines.fire(conn, item, stamp):
+                continue
+            state, _urgent = conn.execute(_CASE, {"case_id": item.case_id}).one()
+            what = _ACTIONS.get(item.family, _promised_date)(conn, ctx, item, CaseState(state), stamp, now)
+            if what is None:  # met after all, or the case is no longer open: nothing to say
+                deadlines.met(conn, item, stamp)
+                continue
+            diary.append(conn, item.case_id, DeadlineFired(item.name, what), at=stamp, actor="mailflow")
+            fired.append(Fired(item.case_ref, item.name, what))
         service = ctx.settings.service
         alerts.digest(
             conn,
-            chairs,
+            [m for m in ctx.roster if m.role == "chair"],
             committee_name=service.committee_name,
             conduct_address=str(ctx.conduct),
-            now=stamp or now,
+            now=stamp,
             every=timedelta(hours=ctx.settings.notices.digest_hours),
         )
-    for item in fired:
-        log.info("deadline %s fired on case %s", item.name, item.case_ref)
+    for done in fired:
+        log.info("deadline %s fired on case %s", done.name, done.case_ref)
     return fired
 
 
-def _fire(conn: Connection, case_id: int, name: str, now: datetime, what: str) -> bool:
-    """Claim the deadline (False when it already fired) and record it in the diary."""
-    if conn.execute(_HAS_FIRED, {"case_id": case_id, "name": name}).first() is not None:
-        return False
-    conn.execute(_FIRE, {"case_id": case_id, "name": name, "fired_at": now})
-    diary.append(conn, case_id, DiaryKind.NOTE, at=now, actor="mailflow", detail={"deadline": name, "fired": what})
-    return True
+Action = Callable[[Connection, DraftingContext, deadlines.Due, CaseState, datetime, datetime], "str | None"]
+"""(conn, ctx, the deadline, the case's state, the time to write, the clock checked) -> what was done,
+or None when it was met after all (or the case is no longer open)."""
 
 
-def _per_case(conn: Connection, ctx: DraftingContext, now: datetime, stamp: datetime) -> list[Fired]:
-    notices = ctx.settings.notices
-    fired: list[Fired] = []
-    ack_due = timedelta(hours=notices.acknowledgement_hours)
-    update_due = timedelta(days=notices.status_update_days)
-    for case_id, ref, created_at in conn.execute(_OPEN_CASES, {"since": now - ack_due}).all():
-        case = cases.CaseRef(case_id, ref)
-        if conn.execute(_ACK_SENT, {"case_id": case_id}).first() is None:
-            what = f"no acknowledgement was sent within {notices.acknowledgement_hours:g} hours"
-            if _fire(conn, case_id, "acknowledgement-overdue", stamp, what):
-                _alert(conn, ctx, case, _chairs(conn, ctx, case_id), "Acknowledgement overdue", what, stamp)
-                fired.append(Fired(ref, "acknowledgement-overdue", what))
-        if created_at + update_due <= now:
-            what = f"no resolution after {notices.status_update_days:g} days: a status update is drafted"
-            if _fire(conn, case_id, "status-update", stamp, what):
-                fired.append(Fired(ref, "status-update", what))
-                _status_update(conn, ctx, case, stamp)
-    return fired
+def _acknowledgement(
+    conn: Connection, ctx: DraftingContext, item: deadlines.Due, state: CaseState, now: datetime, clock: datetime
+) -> str | None:
+    if conn.execute(_ACK_SENT, {"case_id": item.case_id}).first() is not None:
+        return None
+    what = f"no acknowledgement was sent within {ctx.settings.notices.acknowledgement_hours:g} hours"
+    _tell(conn, ctx, item, _chairs(conn, ctx, item.case_id), "Acknowledgement overdue", what, now)
+    return what
 
 
-def _status_update(conn: Connection, ctx: DraftingContext, case: cases.CaseRef, now: datetime) -> None:
+def _personal_reply(
+    conn: Connection, ctx: DraftingContext, item: deadlines.Due, state: CaseState, now: datetime, clock: datetime
+) -> str | None:
+    if state not in OPEN or conn.execute(_WROTE_TO_REPORTER, {"case_id": item.case_id}).first() is not None:
+        return None
+    hours = ctx.settings.notices.acknowledgement_hours
+    what = (
+        f"the acknowledgement promised a personal reply within {hours:g} hours and no member has written to the"
+        " reporter yet (write through the reporter's conversation address)"
+    )
+    _tell(conn, ctx, item, _leads(conn, ctx, item.case_id), "Personal reply to the reporter due", what, now)
+    return what
+
+
+def _status_update(
+    conn: Connection, ctx: DraftingContext, item: deadlines.Due, state: CaseState, now: datetime, clock: datetime
+) -> str | None:
+    if state not in OPEN:
+        return None
+    days = ctx.settings.notices.status_update_days
+    number = int(item.name.rpartition("-")[2]) if item.name.rpartition("-")[2].isdigit() else 1
+    deadlines.plan(
+        conn,
+        item.case_id,
+        f"status-update-{number + 1}",
+        max(item.due_at, clock) + timedelta(days=days),  # a late check drafts one update, not one per week missed
+        about="a resolution, or another status update",
+        now=now,
+    )
     values = {"projected_timeline": PLACEHOLDER, "status": PLACEHOLDER}
     try:
         with conn.begin_nested():
-            draft, _ = drafts.create(conn, ctx, case.id, "reporter/status-update", owner="mailflow", values=values,
-                                     now=now, detail={"deadline": "status-update"})  # fmt: skip
+            draft = drafts.create(
+                conn, ctx, item.case_id, "reporter/status-update", owner="mailflow", values=values, now=now,
+                detail={"deadline": item.name},
+            )  # fmt: skip
         text = (
-            f"Case {case.ref} has no resolution after {ctx.settings.notices.status_update_days:g} days. A status update"
-            f" with a projected timeline is drafted (draft {draft.id}): complete it and approve it, or reject it."
+            f"Case {item.case_ref} has no resolution after {days * number:g} days. A status update with a projected"
+            f" timeline is drafted (draft {draft.id}): complete it and approve it, or reject it. The next update is"
+            f" due in {days:g} days unless the case is resolved."
         )
     except drafts.DraftError as exc:
-        text = f"Case {case.ref} has no resolution yet; a status update could not be drafted: {exc}"
-    _alert(conn, ctx, case, _leads(conn, ctx, case.id), "No resolution yet: status update due", text, now)
+        text = f"Case {item.case_ref} has no resolution yet; a status update could not be drafted: {exc}"
+    _tell(conn, ctx, item, _leads(conn, ctx, item.case_id), "No resolution yet: status update due", text, now)
+    return f"no resolution after {days * number:g} days: a status update is drafted"
 
 
-def _marked(conn: Connection, ctx: DraftingContext, now: datetime, stamp: datetime) -> list[Fired]:
-    notices = ctx.settings.notices
-    fired: list[Fired] = []
-    for case_id, seq, at, actor, detail in conn.execute(_MARKERS).all():
-        ref: str = conn.execute(select(_c.ref).where(_c.id == case_id)).scalar_one()
-        case = cases.CaseRef(case_id, ref)
-        marker = detail["deadline_marker"]
-        name = f"{marker}-{seq}"
-        if marker == "unilateral":
-            due = at + timedelta(hours=notices.unilateral_report_hours)
-            what = f"unilateral action by {actor}: report it to the committee by {due:%Y-%m-%d %H:%M} UTC"
-            if _fire(conn, case_id, name, stamp, what):
-                members = [m for m in ctx.roster if m.name == actor]
-                _alert(conn, ctx, case, members, "Report your unilateral action within 24 hours", what, stamp)
-                fired.append(Fired(ref, name, what))
-        elif marker == "mediation" and at + timedelta(days=notices.mediation_days) <= now:
-            what = f"mediation has been open for {notices.mediation_days:g} days"
-            if _fire(conn, case_id, name, stamp, what):
-                _alert(conn, ctx, case, _leads(conn, ctx, case_id), "Mediation still open", what, stamp)
-                fired.append(Fired(ref, name, what))
-        elif marker == "deadlock" and at + timedelta(days=notices.deadlock_days) <= now:
-            what = f"no consensus for {notices.deadlock_days:g} days: an escalation to the board is drafted"
-            if _fire(conn, case_id, name, stamp, what):
-                fired.append(Fired(ref, name, what))
-                try:
-                    with conn.begin_nested():
-                        values = {"kind": "escalation", "summary": PLACEHOLDER, "decision": PLACEHOLDER}
-                        drafts.create(conn, ctx, case_id, "board/report", owner="mailflow", values=values, now=stamp)
-                except drafts.DraftError as exc:
-                    _alert(conn, ctx, case, _chairs(conn, ctx, case_id), "Deadlock", f"{what}, but: {exc}", stamp)
-    return fired
+def _unilateral(
+    conn: Connection, ctx: DraftingContext, item: deadlines.Due, state: CaseState, now: datetime, clock: datetime
+) -> str | None:
+    hours = timedelta(hours=ctx.settings.notices.unilateral_report_hours)
+    what = f"unilateral action by {item.set_by}: report it to the committee by {item.due_at + hours:%Y-%m-%d %H:%M} UTC"
+    members = [m for m in ctx.roster if m.name == item.set_by] or _chairs(conn, ctx, item.case_id)
+    _tell(conn, ctx, item, members, "Report your unilateral action within 24 hours", what, now)
+    return what
+
+
+def _mediation(
+    conn: Connection, ctx: DraftingContext, item: deadlines.Due, state: CaseState, now: datetime, clock: datetime
+) -> str | None:
+    if state not in OPEN:
+        return None
+    what = f"mediation has been open for {ctx.settings.notices.mediation_days:g} days"
+    _tell(conn, ctx, item, _leads(conn, ctx, item.case_id), "Mediation still open", what, now)
+    return what
+
+
+def _deadlock(
+    conn: Connection, ctx: DraftingContext, item: deadlines.Due, state: CaseState, now: datetime, clock: datetime
+) -> str | None:
+    if state not in OPEN:
+        return None
+    what = f"no consensus for {ctx.settings.notices.deadlock_days:g} days: an escalation to the board is drafted"
+    try:
+        with conn.begin_nested():
+            values = {"kind": "escalation", "summary": PLACEHOLDER, "decision": PLACEHOLDER}
+            drafts.create(conn, ctx, item.case_id, "board/report", owner="mailflow", values=values, now=now)
+    except drafts.DraftError as exc:
+        _tell(conn, ctx, item, _chairs(conn, ctx, item.case_id), "Deadlock", f"{what}, but: {exc}", now)
+    return what
+
+
+def _promised_date(
+    conn: Connection, ctx: DraftingContext, item: deadlines.Due, state: CaseState, now: datetime, clock: datetime
+) -> str | None:
+    if state not in OPEN:
+        return None
+    what = f"the date a notice promised has come ({item.family} {item.due_at:%Y-%m-%d}): {item.about or 'see the case'}"
+    _tell(conn, ctx, item, _leads(conn, ctx, item.case_id), f"Date reached: {item.family}", what, now)
+    return what
+
+
+_ACTIONS: dict[str, Action] = {
+    "acknowledgement": _acknowledgement,
+    "personal-reply": _personal_reply,
+    "status-update": _status_update,
+    "unilateral": _unilateral,
+    "mediation": _mediation,
+    "deadlock": _deadlock,
+}
 
 
 def _chairs(conn: Connection, ctx: DraftingContext, case_id: int) -> list[RosterMember]:
@@ -180,32 +243,15 @@ def _leads(conn: Connection, ctx: DraftingContext, case_id: int) -> list[RosterM
     return leads or _chairs(conn, ctx, case_id)
 
 
-def _alert(
+def _tell(
     conn: Connection,
     ctx: DraftingContext,
-    case: cases.CaseRef,
+    item: deadlines.Due,
     members: Sequence[RosterMember],
     subject: str,
     text: str,
     now: datetime,
 ) -> None:
-    if not members:
-        return
-    team = cases.conversation(conn, case.id, cases.TEAM)
-    assert team is not None
-    outbox.draft(
-        conn,
-        Draft(
-            from_name=ctx.settings.service.committee_name,
-            from_addr=str(ctx.conduct),
-            to=tuple(Address(m.name, m.addresses[0]) for m in members),
-            subject=with_tag(subject, ctx.settings.service.subject_tag, case.ref),
-            text=text + "\n",
-            reply_to=cases.address_of(ctx.conduct, case.ref, team),
-            auto_submitted="auto-generated",
-        ),
-        kind=OutboundKind.SYSTEM,
-        case_id=case.id,
-        conversation_id=team.id,
-        now=now,
-    )
+    if members:
+        case = cases.CaseRef(item.case_id, item.case_ref)
+        to_members(conn, ctx.settings, case, members, subject, text, now=now, automatic="auto-generated")

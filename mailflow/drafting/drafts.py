@@ -14,16 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, select
 
 from mailflow.auth import RosterMember
-from mailflow.case import conversations, diary, gate, parties, standing
+from mailflow.case import conversations, deadlines, diary, gate, parties, standing
 from mailflow.case import service as cases
+from mailflow.case.entries import DraftDecided, DraftRequested, Held
 from mailflow.config import Settings
-from mailflow.model import ConversationKind, DiaryKind, OutboundKind, PartyRole
+from mailflow.model import ConversationKind, OutboundKind, PartyRole
 from mailflow.model import core as t
 from mailflow.notices import catalogue
 from mailflow.outbound import outbox
@@ -58,6 +59,10 @@ _SENT_OF_NOTICE = select(_d.id).where(
 )
 
 
+PROMISED_DATES = ("reply_by", "feedback_by", "respond_by", "answer_by", "ends_on")
+"""Template keys whose date a sent notice promises: each becomes a deadline of the case."""
+
+
 class DraftError(Exception):
     """A draft that cannot be made, or a decision that cannot be taken; the message says why."""
 
@@ -87,6 +92,12 @@ class NoticeDraftView:
     text: str
     token: str
     detail: Mapping[str, Any]
+
+    @property
+    def values(self) -> Mapping[str, Any]:
+        """The values the notice was filled with (``key: value`` lines and the service's own)."""
+        found = self.detail.get("values")
+        return found if isinstance(found, dict) else {}
 
 
 def _view(row: Any) -> NoticeDraftView:
@@ -232,9 +243,8 @@ def create(
     values: Mapping[str, Any],
     now: datetime,
     message: str = "",
-    head: diary.Head | None = None,
     detail: Mapping[str, Any] | None = None,
-) -> tuple[NoticeDraftView, diary.Head]:
+) -> NoticeDraftView:
     """Render a notice for the case's addressees and ask the chair(s) to approve it."""
     try:
         known = catalogue.notice(notice_name)
@@ -260,24 +270,15 @@ def create(
             "token": new_token(),
             "created_at": now,
             "edited": False,
-            "detail": dict(detail or {}),
+            "detail": {**dict(detail or {}), "values": {k: str(v) for k, v in values.items()}},
         },
     ).scalar_one()
     draft = get(conn, draft_id)
     assert draft is not None
-    _, head = diary.append(
-        conn,
-        case_id,
-        DiaryKind.NOTE,
-        after=head,
-        at=now,
-        actor=owner,
-        subject=subject,
-        new_text=text,
-        detail={"draft": draft_id, "notice": notice_name, "state": AWAITING},
-    )
-    head = _request_approval(conn, ctx, ref, draft, now=now, head=head)
-    return draft, head
+    entry = DraftRequested(draft_id, notice_name, AWAITING)
+    diary.append(conn, case_id, entry, at=now, actor=owner, subject=subject, new_text=text)
+    _request_approval(conn, ctx, ref, draft, now=now)
+    return draft
 
 
 def approvers(conn: Connection, ctx: DraftingContext, case_id: int) -> list[RosterMember]:
@@ -336,8 +337,8 @@ def _compose(
 
 
 def _request_approval(
-    conn: Connection, ctx: DraftingContext, ref: str, draft: NoticeDraftView, *, now: datetime, head: diary.Head
-) -> diary.Head:
+    conn: Connection, ctx: DraftingContext, ref: str, draft: NoticeDraftView, *, now: datetime
+) -> None:
     chairs = approvers(conn, ctx, draft.case_id)
     if not chairs:
         raise DraftError("no chair may approve on this case (all are excluded) and no fallback approver is set")
@@ -371,7 +372,7 @@ def _request_approval(
     )
     team = cases.conversation(conn, draft.case_id, cases.TEAM)
     assert team is not None
-    drafted = outbox.draft(
+    outbox.draft(
         conn,
         Draft(
             from_name=ctx.settings.service.committee_name,
@@ -388,9 +389,7 @@ def _request_approval(
         case_id=draft.case_id,
         conversation_id=team.id,
         now=now,
-        diary_head=head,
     )
-    return drafted.diary_head or diary.head(conn, draft.case_id)
 
 
 # -- deciding ---------------------------------------------------------------------------------------
@@ -402,7 +401,6 @@ class Decided:
     state: str
     message: str
     outbound_id: int | None
-    head: diary.Head
 
 
 def may_approve(conn: Connection, ctx: DraftingContext, draft: NoticeDraftView, approver: str) -> str | None:
@@ -425,7 +423,6 @@ def approve(
     *,
     now: datetime,
     edited_text: str | None = None,
-    head: diary.Head | None = None,
 ) -> Decided:
     refused = may_approve(conn, ctx, draft, approver)
     if refused:
@@ -441,17 +438,10 @@ def approve(
     }
     if not decision.allowed:
         conn.execute(_UPDATE, {**values, "state": HELD, "reason": "; ".join(v.summary for v in decision.violations)})
-        _, head = diary.append(
-            conn,
-            draft.case_id,
-            DiaryKind.HELD,
-            after=head,
-            at=now,
-            actor=approver,
-            subject=draft.subject,
-            detail={"draft": draft.id, "rules": sorted({v.rule for v in decision.violations})},
-        )
-        return Decided(draft, HELD, "approved, but the policy gate held it:\n" + decision.explain(), None, head)
+        rules = tuple(sorted({v.rule for v in decision.violations}))
+        held = Held("notice", rules, tuple(v.summary for v in decision.violations[:20]), approver, draft.id)
+        diary.append(conn, draft.case_id, held, at=now, actor=approver, subject=draft.subject)
+        return Decided(draft, HELD, "approved, but the policy gate held it:\n" + decision.explain(), None)
     content, _ = _content(conn, ctx, draft, text)
     sent = outbox.draft(
         conn,
@@ -460,24 +450,30 @@ def approve(
         case_id=draft.case_id,
         conversation_id=draft.conversation_id,
         now=now,
-        diary_head=head,
     )
-    head = sent.diary_head
     if draft.conversation_id is not None:
         conversation = next(c for c, _ in cases.conversations_of(conn, draft.case_id) if c.id == draft.conversation_id)
-        head = conversations.set_recipients(conn, conversation, draft.recipients, by=approver, now=now, head=head)
+        conversations.set_recipients(conn, conversation, draft.recipients, by=approver, now=now)
     conn.execute(_UPDATE, {**values, "state": SENT, "outbound_id": sent.id, "reason": None})
-    head = head or diary.head(conn, draft.case_id)
-    _, head = diary.append(
-        conn,
-        draft.case_id,
-        DiaryKind.NOTE,
-        after=head,
-        at=now,
-        actor=approver,
-        detail={"draft": draft.id, "notice": draft.notice, "state": SENT, "edited": text != draft.text},
-    )
-    return Decided(draft, SENT, f"draft {draft.id} approved and sent", sent.id, head)
+    decided = DraftDecided(draft.id, draft.notice, SENT, edited=text != draft.text)
+    diary.append(conn, draft.case_id, decided, at=now, actor=approver)
+    _plan_promised_dates(conn, draft, approver, now)
+    return Decided(draft, SENT, f"draft {draft.id} approved and sent", sent.id)
+
+
+def _plan_promised_dates(conn: Connection, draft: NoticeDraftView, approver: str, now: datetime) -> None:
+    """Every date the sent notice promised (reply by, feedback by, ends on ...) becomes a deadline."""
+    for key in PROMISED_DATES:
+        value = draft.values.get(key)
+        if not value:
+            continue
+        try:
+            due = datetime.fromisoformat(str(value))
+        except ValueError:
+            continue
+        due = due.replace(tzinfo=UTC, hour=23, minute=59) if due.tzinfo is None else due
+        about = f"the date {draft.notice} (draft {draft.id}) promised as {key}"
+        deadlines.plan(conn, draft.case_id, f"{key}-{draft.id}", due, about=about, by=approver, now=now)
 
 
 def reject(
@@ -488,7 +484,6 @@ def reject(
     reason: str,
     *,
     now: datetime,
-    head: diary.Head | None = None,
 ) -> Decided:
     refused = may_approve(conn, ctx, draft, approver)
     if refused:
@@ -498,13 +493,6 @@ def reject(
         {"draft_id": draft.id, "state": REJECTED, "reason": reason or "(no reason given)", "decided_at": now,
          "decided_by": approver},
     )  # fmt: skip
-    _, head = diary.append(
-        conn,
-        draft.case_id,
-        DiaryKind.NOTE,
-        after=head,
-        at=now,
-        actor=approver,
-        detail={"draft": draft.id, "notice": draft.notice, "state": REJECTED, "reason": reason},
-    )
-    return Decided(draft, REJECTED, f"draft {draft.id} rejected", None, head)
+    decided = DraftDecided(draft.id, draft.notice, REJECTED, reason=reason)
+    diary.append(conn, draft.case_id, decided, at=now, actor=approver)
+    return Decided(draft, REJECTED, f"draft {draft.id} rejected", None)

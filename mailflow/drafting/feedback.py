@@ -13,9 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Select, bindparam, func, select
+from sqlalchemy import Connection, Select, bindparam, select
 
-from mailflow.model import DiaryKind
 from mailflow.model import core as t
 
 _d = t.notice_draft.c
@@ -31,9 +30,7 @@ _e = t.diary.c
 _ANSWERS: Select[int, str | None, datetime, str | None] = select(_e.seq, _e.from_addr, _e.at, _e.new_text).where(
     _e.case_id == bindparam("case_id"), _e.inbound_id.is_not(None), _e.at >= bindparam("since")
 )
-_WAIVED = select(func.count()).where(
-    _e.case_id == bindparam("case_id"), _e.kind == DiaryKind.NOTE, _e.detail["waived"].as_string() == "right of reply"
-)
+_WAIVED = select(t.cases.c.right_of_reply_waived_seq).where(t.cases.c.id == bindparam("case_id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +79,7 @@ def state(conn: Connection, case_id: int, window: timedelta) -> FeedbackState:
             if key in addressees:
                 answered.setdefault(key, seq)
     right = conn.execute(_RIGHT_OF_REPLY, {"case_id": case_id}).first() is not None
-    waived = bool(conn.execute(_WAIVED, {"case_id": case_id}).scalar())
+    waived = conn.execute(_WAIVED, {"case_id": case_id}).scalar() is not None
     return FeedbackState(
         requested=bool(requests),
         window_closes=since + window if since is not None else None,

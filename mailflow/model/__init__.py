@@ -7,13 +7,15 @@ from mailflow.model.tables import (
     CaseMember,
     CaseMessageId,
     Conversation,
-    DeadlineFired,
+    Deadline,
     DiaryEntry,
     HeldMail,
     InboundMessage,
     NoticeDraft,
     OutboundMessage,
     Party,
+    Proposal,
+    Vote,
 )
 from mailflow.model.types import (
     AlertKind,
@@ -39,7 +41,7 @@ __all__ = [
     "CaseState",
     "Conversation",
     "ConversationKind",
-    "DeadlineFired",
+    "Deadline",
     "DiaryEntry",
     "DiaryKind",
     "HeldMail",
@@ -54,4 +56,6 @@ __all__ = [
     "OutboundState",
     "Party",
     "PartyRole",
+    "Proposal",
+    "Vote",
 ]

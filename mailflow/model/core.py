@@ -20,7 +20,7 @@ from mailflow.model.tables import (
     CaseMember,
     CaseMessageId,
     Conversation,
-    DeadlineFired,
+    Deadline,
     DiaryEntry,
     HeldMail,
     ImapWatermark,
@@ -28,6 +28,8 @@ from mailflow.model.tables import (
     NoticeDraft,
     OutboundMessage,
     Party,
+    Proposal,
+    Vote,
 )
 
 blob: Table = Blob.__table__  # type: ignore[attr-defined]
@@ -40,7 +42,9 @@ diary: Table = DiaryEntry.__table__  # type: ignore[attr-defined]
 outbound: Table = OutboundMessage.__table__  # type: ignore[attr-defined]
 case_member: Table = CaseMember.__table__  # type: ignore[attr-defined]
 notice_draft: Table = NoticeDraft.__table__  # type: ignore[attr-defined]
-deadline_fired: Table = DeadlineFired.__table__  # type: ignore[attr-defined]
+deadline: Table = Deadline.__table__  # type: ignore[attr-defined]
+proposal: Table = Proposal.__table__  # type: ignore[attr-defined]
+vote: Table = Vote.__table__  # type: ignore[attr-defined]
 held_mail: Table = HeldMail.__table__  # type: ignore[attr-defined]
 imap_watermark: Table = ImapWatermark.__table__  # type: ignore[attr-defined]
 alert: Table = Alert.__table__  # type: ignore[attr-defined]

@@ -86,6 +86,16 @@ class Case(SQLModel, table=True):
     impact: int | None = None
     """1-5, set by command; risk = impact x likelihood (the Master Incident Log's scale)."""
     likelihood: int | None = None
+    imported: bool = False
+    """Opened from imported history: no deadline applies to what happened before the import."""
+    urgent_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """Marked urgent (``/urgent``): every eligible member is alerted and the deadlines are shorter."""
+    right_of_reply_waived_seq: int | None = None
+    """The diary entry of a chair's recorded reason not to offer the reported person a reply."""
+    resolution: str | None = None
+    """The resolution adopted (a response type of the manuals), once the committee decided."""
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    enacted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
     __table_args__ = (UniqueConstraint("year", "number"),)
 
@@ -101,6 +111,12 @@ class Party(SQLModel, table=True):
     permission_seq: int | None = None
     """The diary entry (seq) holding this person's written permission to disclose their identity
     and words; None: no permission, the policy gate protects them."""
+    mediation_agreed_seq: int | None = None
+    """The diary entry of this party's agreement to mediation and to the mediator."""
+    apology_consent_seq: int | None = None
+    """The diary entry of the reporter's agreement that an apology be asked for."""
+    no_contact_seq: int | None = None
+    """The diary entry of this party's wish for no further contact: mail to them is refused."""
 
 
 class Conversation(SQLModel, table=True):
@@ -158,6 +174,8 @@ class DiaryEntry(SQLModel, table=True):
     unverified: bool = False
     """Mail in a member's or a party's name that failed authentication: never that person's own word
     (no command obeyed, no permission taken from it)."""
+    content_sha256: str | None = Field(default=None, max_length=64)
+    """SHA-256 of the message the entry records, as received or sent: the chain covers the bytes."""
 
     __table_args__ = (UniqueConstraint("case_id", "seq"),)
 
@@ -297,14 +315,56 @@ class NoticeDraft(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
-class DeadlineFired(SQLModel, table=True):
-    """A deadline of the manuals that fired on a case: each fires once."""
+class Deadline(SQLModel, table=True):
+    """A date the case must keep: a deadline of the manuals or one a sent notice promised.
 
-    __tablename__ = "deadline_fired"
+    Due when ``due_at`` passes and it is neither done nor fired; the check reads only what is due
+    (the index on fired_at, done_at, due_at), however many cases are stored."""
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id")
     name: str = Field(max_length=100)
-    fired_at: datetime = _now_column()
+    """What it is: "acknowledgement", "personal-reply", "status-update-2", "unilateral-12",
+    "reply_by-7" (a date notice 7 promised), ..."""
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    created_at: datetime = _now_column()
+    created_by: str = Field(default="mailflow", max_length=200)
+    about: str = ""
+    """What is expected by then, for the reminder (no reporter's address, no body)."""
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """Met before it was due (the acknowledgement went out, the reply came)."""
+    fired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
-    __table_args__ = (UniqueConstraint("case_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "name"),
+        Index("ix_deadline_due", "fired_at", "done_at", "due_at"),
+    )
+
+
+class Proposal(SQLModel, table=True):
+    """A resolution a member proposed (``/propose TYPE TEXT``), decided by the committee's vote."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    resolution: str = Field(max_length=64)
+    """A response type of the manuals: "no-action", "warning", "reprimand", "ban", ..."""
+    text: str = ""
+    proposed_by: str = Field(max_length=200)
+    proposed_at: datetime = _now_column()
+    state: str = Field(default="open", max_length=32)
+    """open, adopted, rejected, escalated, withdrawn."""
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    eligible: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    """The members who could vote when it was proposed (not excluded from the case)."""
+
+
+class Vote(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = Field(foreign_key="proposal.id", index=True)
+    member: str = Field(max_length=200)
+    choice: str = Field(max_length=16)
+    """yes, no, abstain."""
+    why: str = ""
+    at: datetime = _now_column()
+
+    __table_args__ = (UniqueConstraint("proposal_id", "member"),)

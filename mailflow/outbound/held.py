@@ -21,9 +21,10 @@ from typing import Any
 from sqlalchemy import Connection, Row, Select, bindparam, select
 
 from mailflow.case import conversations, diary
+from mailflow.case.entries import Held, Released
 from mailflow.case.service import ConversationRef
 from mailflow.errors import MailflowError
-from mailflow.model import ConversationKind, DiaryKind, HeldState, OutboundKind, OutboundState
+from mailflow.model import ConversationKind, HeldState, OutboundKind, OutboundState
 from mailflow.model import core as t
 from mailflow.outbound import outbox
 from mailflow.outbound.compose import Draft
@@ -90,12 +91,6 @@ class HeldMail:
 
 
 @dataclass(frozen=True, slots=True)
-class Hold:
-    held: HeldMail
-    head: diary.Head | None
-
-
-@dataclass(frozen=True, slots=True)
 class ReleaseReply:
     token: str
     reason: str
@@ -128,8 +123,7 @@ def hold(
     author: str,
     recipients: Sequence[Recipient],
     now: datetime,
-    head: diary.Head | None,
-) -> Hold:
+) -> HeldMail:
     """Keep ``content`` as it would have left, reaching nobody: the diary says it was held and why."""
     rules = sorted({v.rule for v in decision.violations})
     summaries = [v.summary for v in decision.violations][:20]
@@ -141,8 +135,7 @@ def hold(
         case_id=case_id,
         conversation_id=conversation_id,
         now=now,
-        diary_head=head,
-        detail={"rules": rules, "summaries": summaries, "author": author},
+        entry=Held(kind.value, tuple(rules), tuple(summaries), author),
     )
     token = secrets.token_hex(8)
     held_id: int = conn.execute(
@@ -162,7 +155,7 @@ def hold(
     ).scalar_one()
     held = by_id(conn, held_id)
     assert held is not None
-    return Hold(held, drafted.diary_head)
+    return held
 
 
 def by_id(conn: Connection, held_id: int) -> HeldMail | None:
@@ -183,9 +176,7 @@ def case_ref(conn: Connection, case_id: int) -> str:
     return str(conn.execute(_REF, {"case_id": case_id}).scalar_one())
 
 
-def release(
-    conn: Connection, held: HeldMail, *, chair: str, reason: str, now: datetime, head: diary.Head | None = None
-) -> diary.Head | None:
+def release(conn: Connection, held: HeldMail, *, chair: str, reason: str, now: datetime) -> None:
     """Let one held mail go as it was: queued for sending, the conversation's recipients set to the
     people it goes to, and a diary entry naming the chair and the reason. The caller checks that
     ``chair`` may decide on the case."""
@@ -198,22 +189,19 @@ def release(
     if not changed:
         raise ReleaseRefused(f"held mail {held.id} is not waiting any more ({held.state.value})")
     conn.execute(_QUEUE, {"outbound_id": held.outbound_id, "now": now})
-    _, head = diary.append(
+    diary.append(
         conn,
         held.case_id,
-        DiaryKind.RELEASED,
-        after=head,
+        Released(held.id, held.rules, reason[:500]),
         at=now,
         actor=chair,
         outbound_id=held.outbound_id,
         to_addrs=[r.address for r in held.recipients],
-        detail={"held": held.id, "rules": list(held.rules), "reason": reason[:500]},
     )
     if held.conversation_id is not None:
         row = conn.execute(_CONVERSATION, {"conversation_id": held.conversation_id}).one()
         conversation = ConversationRef(row[0], row[1], row[2], ConversationKind(row[3]), row[4])
-        head = conversations.set_recipients(conn, conversation, held.recipients, by=chair, now=now, head=head)
-    return head
+        conversations.set_recipients(conn, conversation, held.recipients, by=chair, now=now)
 
 
 def supersede(conn: Connection, *, conversation_id: int, author: str, now: datetime) -> None:

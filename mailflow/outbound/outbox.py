@@ -7,6 +7,7 @@ and Message-ID, which the Maildir transport recognises and a receiving MTA can d
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 from dataclasses import asdict, dataclass
@@ -18,9 +19,10 @@ from sqlmodel import Session, col
 
 from mailflow.case import diary
 from mailflow.case import service as cases
+from mailflow.case.entries import DeliveryFailed, Payload, Sent
 from mailflow.clock import utcnow
 from mailflow.errors import TransportError
-from mailflow.model import Case, DiaryKind, OutboundKind, OutboundMessage, OutboundState
+from mailflow.model import Case, OutboundKind, OutboundMessage, OutboundState
 from mailflow.model import core as t
 from mailflow.outbound.compose import Draft, compose, new_message_id
 from mailflow.outbound.transport import Transport
@@ -78,7 +80,6 @@ _DUE = (
 class Drafted:
     id: int
     message_id: str
-    diary_head: diary.Head | None
 
 
 def draft(
@@ -90,10 +91,10 @@ def draft(
     conversation_id: int | None = None,
     now: datetime | None = None,
     state: OutboundState = OutboundState.QUEUED,
-    diary_head: diary.Head | None = None,
-    detail: dict[str, Any] | None = None,
+    entry: Payload | None = None,
 ) -> Drafted:
-    """Store a mail ready to send and, for case mail, record it in the diary. Its envelope sender is
+    """Store a mail ready to send and, for case mail, record it in the diary (``entry``: what the
+    diary says of it, by default that it was drafted in its kind and state). Its envelope sender is
     a return path of its own (``conduct+bounce.TOKEN@``, VERP): only a bounce that comes back there
     says that this mail was not delivered."""
     now = now or utcnow()
@@ -122,14 +123,12 @@ def draft(
             "bounce_token": bounce_token,
         },
     ).scalar_one()
-    head = None
     if case_id is not None:
         cases.remember_message_ids(conn, case_id, [message_id], outgoing=True, conversation_id=conversation_id)
-        _, head = diary.append(
+        diary.append(
             conn,
             case_id,
-            DiaryKind.HELD if state is OutboundState.HELD else DiaryKind.SENT,
-            after=diary_head,
+            entry or Sent(kind.value, state.value),
             at=now,
             actor="mailflow",
             from_addr=content.from_addr,
@@ -138,9 +137,9 @@ def draft(
             message_id=message_id,
             new_text=content.text,
             outbound_id=outbound_id,
-            detail={"kind": kind.value, "state": state.value, **(detail or {})},
+            content_sha256=hashlib.sha256(raw).hexdigest(),
         )
-    return Drafted(outbound_id, message_id, head)
+    return Drafted(outbound_id, message_id)
 
 
 def sent_recently(conn: Connection, kind: OutboundKind, recipient: str, since: datetime) -> int:
@@ -218,12 +217,11 @@ def record_outcome(
             diary.append(
                 conn,
                 claimed.case_id,
-                DiaryKind.DELIVERY_FAILED,
+                DeliveryFailed(str(error), claimed.attempts),
                 at=now,
                 actor="mailflow",
                 message_id=claimed.message_id,
                 outbound_id=claimed.id,
-                detail={"reason": str(error), "attempts": claimed.attempts},
             )
         return Outcome(OutboundState.FAILED, claimed.attempts, None)
     retry_at = now + backoff(claimed.attempts, retry_base_seconds)

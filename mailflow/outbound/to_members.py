@@ -14,7 +14,6 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from mailflow.auth import RosterMember
-from mailflow.case import diary
 from mailflow.case import service as cases
 from mailflow.config import Settings
 from mailflow.model import OutboundKind
@@ -34,7 +33,6 @@ def to_members(
     text: str,
     *,
     now: datetime,
-    head: diary.Head | None,
     cc: Sequence[RosterMember] = (),
     in_reply_to: str | None = None,
     automatic: str = "auto-replied",
@@ -62,5 +60,4 @@ def to_members(
         case_id=case.id,
         conversation_id=team.id,
         now=now,
-        diary_head=head,
     )

@@ -14,8 +14,9 @@ from sqlalchemy import Connection, bindparam, select
 
 from mailflow.case import diary
 from mailflow.case import service as cases
+from mailflow.case.entries import AckWithheld
 from mailflow.config import Settings
-from mailflow.model import DiaryKind, OutboundKind
+from mailflow.model import OutboundKind
 from mailflow.model import core as t
 from mailflow.outbound import outbox
 from mailflow.outbound.compose import Draft
@@ -24,9 +25,6 @@ from mailflow.parse.addresses import ConductAddress
 from mailflow.parse.classify import Classification
 from mailflow.parse.message import Address, ParsedMessage
 from mailflow.parse.subject import with_tag
-
-ACKNOWLEDGEMENT_HOURS = 24  # Jupyter: "This reply must be sent within 24 hours"
-RESOLUTION_DAYS = 7  # Jupyter: "aim to have a resolution agreed upon within one week"
 
 _ALREADY = select(t.outbound.c.id).where(
     t.outbound.c.case_id == bindparam("case_id"), t.outbound.c.kind == OutboundKind.ACKNOWLEDGEMENT
@@ -85,7 +83,6 @@ def acknowledge(
     message: ParsedMessage,
     *,
     now: datetime,
-    diary_head: diary.Head | None = None,
 ) -> outbox.Drafted:
     assert message.from_addr is not None
     reply_address = cases.address_of(ctx.conduct, case.ref, conversation)
@@ -100,8 +97,8 @@ def acknowledge(
             "subject_tag": f"[{service.subject_tag} #{case.ref}]",
             "reporter_name": message.from_addr.name,
             "original_subject": message.subject,
-            "acknowledgement_hours": ACKNOWLEDGEMENT_HOURS,
-            "resolution_days": RESOLUTION_DAYS,
+            "acknowledgement_hours": f"{ctx.settings.notices.acknowledgement_hours:g}",
+            "resolution_days": f"{ctx.settings.notices.status_update_days:g}",
         },
     )
     references = (*message.references, message.message_id) if message.message_id else message.references
@@ -124,22 +121,10 @@ def acknowledge(
         case_id=case.id,
         conversation_id=conversation.id,
         now=now,
-        diary_head=diary_head,
     )
     conn.execute(_ACKNOWLEDGED, {"case_id": case.id, "now": now})
     return drafted
 
 
-def note_withheld(
-    conn: Connection, case_id: int, reason: str, now: datetime, diary_head: diary.Head | None
-) -> diary.Head:
-    _, head = diary.append(
-        conn,
-        case_id,
-        DiaryKind.NOTE,
-        after=diary_head,
-        at=now,
-        actor="mailflow",
-        detail={"acknowledgement withheld": reason},
-    )
-    return head
+def note_withheld(conn: Connection, case_id: int, reason: str, now: datetime) -> None:
+    diary.append(conn, case_id, AckWithheld(reason), at=now, actor="mailflow")

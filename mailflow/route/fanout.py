@@ -16,8 +16,8 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from mailflow.auth import RosterMember
-from mailflow.case import diary, standing
 from mailflow.case import service as cases
+from mailflow.case import standing
 from mailflow.config import Settings
 from mailflow.model import OutboundKind
 from mailflow.outbound import outbox
@@ -53,7 +53,6 @@ def fan_out(
     author: str | None,
     body: str | None = None,
     now: datetime,
-    diary_head: diary.Head | None,
 ) -> outbox.Drafted | None:
     """Draft one mail of ``message`` to the eligible members; None when nobody may receive it."""
     members = eligible(conn, case.id, ctx.roster, author=author)
@@ -106,5 +105,4 @@ def fan_out(
         case_id=case.id,
         conversation_id=team.id,
         now=now,
-        diary_head=diary_head,
     )

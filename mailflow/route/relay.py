@@ -22,7 +22,7 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, select
 
 from mailflow.auth import RosterMember
-from mailflow.case import conversations, diary, gate, parties, standing
+from mailflow.case import conversations, gate, parties, standing
 from mailflow.case import service as cases
 from mailflow.config import Settings
 from mailflow.model import OutboundKind
@@ -65,7 +65,6 @@ class Relayed:
     answer: outbox.Drafted | None
     """The explanation sent back to the member (the chairs in Cc) when the gate held the mail."""
     conversation: cases.ConversationRef
-    head: diary.Head | None
 
 
 def known_people(conn: Connection, case_id: int) -> dict[str, Recipient]:
@@ -110,7 +109,6 @@ def relay(
     previous: tuple[Recipient, ...] | None = None,
     recipients: tuple[Recipient, ...] | None = None,
     now: datetime,
-    head: diary.Head | None,
 ) -> Relayed:
     """``recipients``: given when the member addressed the outside parties themselves (through the
     submission listener); otherwise the conversation's recipients changed by the markers."""
@@ -156,12 +154,9 @@ def relay(
             author=member.name,
             recipients=recipients,
             now=now,
-            head=head,
         )
-        answer = hold_notice(
-            conn, ctx, case, member, message, decision, kept.held, now=now, head=kept.head, where=address
-        )
-        return Relayed(decision, None, answer, conversation, answer.diary_head)
+        answer = hold_notice(conn, ctx, case, member, message, decision, kept, now=now, where=address)
+        return Relayed(decision, None, answer, conversation)
     sent = outbox.draft(
         conn,
         content,
@@ -169,11 +164,10 @@ def relay(
         case_id=case.id,
         conversation_id=conversation.id,
         now=now,
-        diary_head=head,
     )
     held.supersede(conn, conversation_id=conversation.id, author=member.name, now=now)
-    head = conversations.set_recipients(conn, conversation, recipients, by=member.name, now=now, head=sent.diary_head)
-    return Relayed(decision, sent, None, conversation, head)
+    conversations.set_recipients(conn, conversation, recipients, by=member.name, now=now)
+    return Relayed(decision, sent, None, conversation)
 
 
 def hold_notice(
@@ -186,7 +180,6 @@ def hold_notice(
     kept: held.HeldMail,
     *,
     now: datetime,
-    head: diary.Head | None,
     where: str,
 ) -> outbox.Drafted:
     """Tell the author why the mail was held and how to fix it; the chairs (who may release it) in Cc."""
@@ -204,5 +197,5 @@ def hold_notice(
     )
     subject = "Held: " + (strip_prefixes(message.subject) or case.ref)
     return to_members(
-        conn, ctx.settings, case, [member], subject, text, now=now, head=head, cc=chairs, in_reply_to=message.message_id
+        conn, ctx.settings, case, [member], subject, text, now=now, cc=chairs, in_reply_to=message.message_id
     )

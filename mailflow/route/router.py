@@ -11,7 +11,6 @@ from types import ModuleType
 
 from sqlalchemy import Connection
 
-from mailflow.case import diary
 from mailflow.route.context import RouteContext
 from mailflow.route.handlers import direct, excluded, from_outside, internal, relayed, unverified
 from mailflow.route.mail import CaseMail, Routed
@@ -26,9 +25,9 @@ HANDLERS: tuple[ModuleType, ...] = (
 )
 
 
-def route(conn: Connection, ctx: RouteContext, mail: CaseMail, *, now: datetime, head: diary.Head | None) -> Routed:
+def route(conn: Connection, ctx: RouteContext, mail: CaseMail, *, now: datetime) -> Routed:
     for handler in HANDLERS:
         if handler.applies(conn, ctx, mail):
-            routed: Routed = handler.process(conn, ctx, mail, now=now, head=head)
+            routed: Routed = handler.process(conn, ctx, mail, now=now)
             return routed
     return Routed()

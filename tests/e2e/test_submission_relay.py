@@ -110,7 +110,7 @@ def test_a_direct_mail_with_the_conduct_address_in_cc_is_checked_after_the_fact(
     assert not delivered_to(stack, ERIC)
     told = texts_to(stack, ADA)
     assert "Bo Member wrote directly to outside parties" in told and "Jane Reporter" in told
-    assert any("policy violation after the fact" in e.detail for e in diary(stack, case))
+    assert any(e.detail.get("note") == "direct mail" and e.detail.get("violation") for e in diary(stack, case))
     # and the copy reaches the other members as case mail
     assert "told us everything" in texts_to(stack, CY)
     assert addr[cases.TEAM]
@@ -123,6 +123,6 @@ def test_a_clean_direct_mail_is_only_recorded(sqlite_stack: Stack) -> None:
     raw = member_mail(BO, f"Eric Example <{ERIC}>", "Eric, could we talk this week?\n",
                       subject=f"[conduct #{case.ref}] A call", headers={"Cc": CONDUCT})  # fmt: skip
     deliver(stack, service, raw, BO, CONDUCT)
-    assert not any("policy violation after the fact" in e.detail for e in diary(stack, case))
+    assert not any(e.detail.get("violation") for e in diary(stack, case))
     assert "could we talk this week" in texts_to(stack, CY)
     assert REPORTER not in [r for o in of_kind(stack, OutboundKind.FANOUT) for r in o.recipients]

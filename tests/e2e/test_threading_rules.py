@@ -187,7 +187,9 @@ def test_acknowledgements_are_rate_limited_per_sender(db_stack: Stack, intake: I
     assert len(_acks(db_stack)) == 3  # rate_limit_count, default 3 per hour
     with db_stack.session() as s:
         notes = list(s.scalars(select(DiaryEntry).where(DiaryEntry.kind == DiaryKind.NOTE)))
-    assert [n.detail for n in notes] == [{"acknowledgement withheld": "rate limit for this sender reached"}] * 2
+    assert [n.detail for n in notes] == [
+        {"note": "acknowledgement withheld", "reason": "rate limit for this sender reached"}
+    ] * 2
 
 
 def test_mail_from_our_own_address_is_never_answered(db_stack: Stack, intake: Intake) -> None:

@@ -17,7 +17,8 @@ from sqlalchemy import Connection
 
 from mailflow.case import conversations, diary, gate
 from mailflow.case import service as cases
-from mailflow.model import ConversationKind, DiaryKind
+from mailflow.case.entries import DirectMail
+from mailflow.model import ConversationKind
 from mailflow.outbound.to_members import to_members
 from mailflow.parse.message import ParsedMessage
 from mailflow.policy.outgoing import Recipient, describe_recipients
@@ -42,13 +43,13 @@ def applies(conn: Connection, ctx: RouteContext, mail: CaseMail) -> bool:
     return mail.member is not None and not mail.submitted and bool(outside_addressed(ctx, mail.parsed))
 
 
-def process(conn: Connection, ctx: RouteContext, mail: CaseMail, *, now: datetime, head: diary.Head | None) -> Routed:
+def process(conn: Connection, ctx: RouteContext, mail: CaseMail, *, now: datetime) -> Routed:
     member = mail.member
     assert member is not None
     direct = outside_addressed(ctx, mail.parsed)
     conversation, fresh = conversation_of(conn, mail, direct)
     if fresh:  # a conversation of its own, so that their answers thread: a new one reroutes nobody
-        head = conversations.set_recipients(conn, conversation, direct, by=member, now=now, head=head)
+        conversations.set_recipients(conn, conversation, direct, by=member, now=now)
     on_it = conversations.recipients_of(conn, conversation.id)
     decision = gate.judge(
         conn,
@@ -79,21 +80,14 @@ def process(conn: Connection, ctx: RouteContext, mail: CaseMail, *, now: datetim
             )
     ids: list[int] = []
     if problems:
-        _, head = diary.append(
-            conn,
-            mail.case.id,
-            DiaryKind.NOTE,
-            after=head,
-            at=now,
-            actor="mailflow",
-            message_id=mail.parsed.message_id,
-            detail={
-                ("policy violation after the fact" if not decision.allowed else "direct mail of"): member,
-                "rules": sorted({v.rule for v in decision.violations}),
-                "summaries": [v.summary for v in decision.violations][:20],
-                "conversations named": [c.number for c in named],
-            },
+        checked = DirectMail(
+            member,
+            violation=not decision.allowed,
+            rules=tuple(sorted({v.rule for v in decision.violations})),
+            summaries=tuple(v.summary for v in decision.violations[:20]),
+            conversations_named=tuple(c.number for c in named),
         )
+        diary.append(conn, mail.case.id, checked, at=now, actor="mailflow", message_id=mail.parsed.message_id)
         chairs = ctx.chairs(conn, mail.case.id)
         if chairs:
             text = (
@@ -101,10 +95,9 @@ def process(conn: Connection, ctx: RouteContext, mail: CaseMail, *, now: datetim
                 " or Cc.\n\n" + "\n\n".join(problems) + "\n"
             )
             flagged = to_members(
-                conn, ctx.settings, mail.case, chairs, "A direct mail to outside parties", text, now=now, head=head
+                conn, ctx.settings, mail.case, chairs, "A direct mail to outside parties", text, now=now
             )
             ids.append(flagged.id)
-            head = flagged.diary_head
     copy = fanout.fan_out(
         conn,
         ctx.fanout,
@@ -114,7 +107,6 @@ def process(conn: Connection, ctx: RouteContext, mail: CaseMail, *, now: datetim
         what=f"{member} wrote directly to outside parties (copy to the conduct address)",
         author=member,
         now=now,
-        diary_head=head,
     )
     return Routed([*ids, *([copy.id] if copy else [])])
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from mailflow.case import diary, standing
-from mailflow.model import DiaryKind
+from mailflow.case.entries import Refused
 from mailflow.route.context import RouteContext
 from mailflow.route.mail import CaseMail, Routed
 
@@ -18,14 +18,7 @@ def applies(conn: Connection, ctx: RouteContext, mail: CaseMail) -> bool:
     return mail.member is not None and mail.member in standing.excluded(conn, mail.case.id)
 
 
-def process(conn: Connection, ctx: RouteContext, mail: CaseMail, *, now: datetime, head: diary.Head | None) -> Routed:
-    diary.append(
-        conn,
-        mail.case.id,
-        DiaryKind.NOTE,
-        after=head,
-        at=now,
-        actor="mailflow",
-        detail={"refused": f"{mail.member} is excluded from this case: nothing relayed, no command obeyed"},
-    )
+def process(conn: Connection, ctx: RouteContext, mail: CaseMail, *, now: datetime) -> Routed:
+    refused = Refused(f"{mail.member} is excluded from this case: nothing relayed, no command obeyed")
+    diary.append(conn, mail.case.id, refused, at=now, actor="mailflow")
     return Routed()

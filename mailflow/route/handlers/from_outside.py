@@ -17,7 +17,9 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, select
 
 from mailflow.case import conversations, diary, standing
-from mailflow.model import ConversationKind, DiaryKind, MessageKind
+from mailflow.case.entries import AutomaticReport, MemberExcluded
+from mailflow.drafting import deadlines as schedule
+from mailflow.model import ConversationKind, MessageKind
 from mailflow.model import core as t
 from mailflow.route import acknowledge, fanout
 from mailflow.route.context import RouteContext
@@ -38,17 +40,15 @@ def automatic_report(mail: CaseMail) -> bool:
     return mail.created and mail.classification.kind is MessageKind.AUTO_REPLY
 
 
-def process(
-    conn: Connection, ctx: RouteContext, mail: CaseMail, *, now: datetime, head: diary.Head | None, label: str = ""
-) -> Routed:
+def process(conn: Connection, ctx: RouteContext, mail: CaseMail, *, now: datetime, label: str = "") -> Routed:
     ids: list[int] = []
     forwarder = mail.member if mail.forwarded else None
     if mail.created:
-        ack, head = _acknowledge(conn, ctx, mail, now=now, head=head)
-        ids += ack
-        head = flag_members_named(conn, ctx, mail, now=now, head=head, forwarder=forwarder)
+        schedule.plan_new_case(conn, mail.case.id, now, ctx.settings.notices)
+        ids += _acknowledge(conn, ctx, mail, now=now)
+        flag_members_named(conn, ctx, mail, now=now, forwarder=forwarder)
         if automatic_report(mail):
-            head = _note_automatic(conn, mail, now=now, head=head)
+            _note_automatic(conn, mail, now=now)
     elif mail.classification.kind in _QUIET:
         return Routed(ids)  # recorded on its case: an automatic answer to our mail is not worth a mail
     what = label + describe(conn, mail, forwarder)
@@ -61,7 +61,6 @@ def process(
         what=what,
         author=forwarder,
         now=now,
-        diary_head=head,
     )
     return Routed([*ids, *([drafted.id] if drafted else [])])
 
@@ -97,11 +96,9 @@ def describe(conn: Connection, mail: CaseMail, forwarder: str | None) -> str:
     return what
 
 
-def _acknowledge(
-    conn: Connection, ctx: RouteContext, mail: CaseMail, *, now: datetime, head: diary.Head | None
-) -> tuple[list[int], diary.Head | None]:
+def _acknowledge(conn: Connection, ctx: RouteContext, mail: CaseMail, *, now: datetime) -> list[int]:
     if mail.conversation is None:
-        return [], head
+        return []
     reason = acknowledge.withheld_reason(
         conn,
         ctx.acknowledgement,
@@ -116,30 +113,15 @@ def _acknowledge(
     if mail.forwarded:
         reason = "a member forwarded this report: write to the reporter through the case when ready"
     if reason is not None:
-        return [], acknowledge.note_withheld(conn, mail.case.id, reason, now, head)
-    ack = acknowledge.acknowledge(
-        conn, ctx.acknowledgement, mail.case, mail.conversation, mail.parsed, now=now, diary_head=head
-    )
-    return [ack.id], ack.diary_head
+        acknowledge.note_withheld(conn, mail.case.id, reason, now)
+        return []
+    ack = acknowledge.acknowledge(conn, ctx.acknowledgement, mail.case, mail.conversation, mail.parsed, now=now)
+    return [ack.id]
 
 
-def _note_automatic(conn: Connection, mail: CaseMail, *, now: datetime, head: diary.Head | None) -> diary.Head:
+def _note_automatic(conn: Connection, mail: CaseMail, *, now: datetime) -> None:
     named = [a.address for a in mail.parsed.reply_to]
-    _, head = diary.append(
-        conn,
-        mail.case.id,
-        DiaryKind.NOTE,
-        after=head,
-        at=now,
-        actor="mailflow",
-        to_addrs=named,
-        detail={
-            "automatic report": "the report came from an automatic sender; nobody was acknowledged",
-            "reply_to_named": bool(named),
-            "confirm with": "/party reporter NAME <ADDRESS>",
-        },
-    )
-    return head
+    diary.append(conn, mail.case.id, AutomaticReport(bool(named)), at=now, actor="mailflow", to_addrs=named)
 
 
 def flag_members_named(
@@ -148,9 +130,8 @@ def flag_members_named(
     mail: CaseMail,
     *,
     now: datetime,
-    head: diary.Head | None,
     forwarder: str | None = None,
-) -> diary.Head | None:
+) -> None:
     """A member named in a new report (as its sender, a recipient, or in its text) may be a party to
     it: they are kept out of the case until a chair clears them (``/clear``) or confirms it."""
     parsed = mail.parsed
@@ -165,13 +146,5 @@ def flag_members_named(
         named = named or (len(member.name.split()) > 1 and " ".join(member.name.split()).casefold() in text)
         if named:
             standing.exclude(conn, mail.case.id, member.name, standing.SUSPECTED_PARTY, now=now, by="mailflow")
-            _, head = diary.append(
-                conn,
-                mail.case.id,
-                DiaryKind.NOTE,
-                after=head,
-                at=now,
-                actor="mailflow",
-                detail={"excluded": member.name, "reason": "named in the report: possibly a party (a chair decides)"},
-            )
-    return head
+            excluded = MemberExcluded(member.name, "named in the report: possibly a party (a chair decides)")
+            diary.append(conn, mail.case.id, excluded, at=now, actor="mailflow")

@@ -18,9 +18,10 @@ from sqlalchemy import Connection
 from mailflow.auth import RosterMember
 from mailflow.case import conversations, diary, standing
 from mailflow.case import service as cases
+from mailflow.case.entries import ApprovalRefused, ReleaseRefused
 from mailflow.committee import commands
 from mailflow.drafting import approval, drafts
-from mailflow.model import ConversationKind, DiaryKind
+from mailflow.model import ConversationKind
 from mailflow.outbound import held, outbox
 from mailflow.outbound.to_members import to_members
 from mailflow.parse.subject import strip_prefixes
@@ -36,26 +37,24 @@ def applies(conn: Connection, ctx: RouteContext, mail: CaseMail) -> bool:
     return mail.member is not None and (mail.conversation is None or mail.conversation.kind is ConversationKind.TEAM)
 
 
-def process(conn: Connection, ctx: RouteContext, mail: CaseMail, *, now: datetime, head: diary.Head | None) -> Routed:
+def process(conn: Connection, ctx: RouteContext, mail: CaseMail, *, now: datetime) -> Routed:
     member = _member(ctx, mail)
     routed = Routed()
     if mail.thread.also_addressed:
-        routed += _stayed_inside(conn, ctx, mail, member, now=now, head=head)
-        head = None
+        routed += _stayed_inside(conn, ctx, mail, member, now=now)
     release = held.parse_release(mail.new_text, mail.parsed.text)
     if release is not None:
         return routed + _release(conn, ctx, mail, member, release, now=now)
     reply = approval.parse(mail.new_text, mail.parsed.text)
     if reply is not None:
-        return routed + _decide(conn, ctx, mail, member, reply, now=now, head=head)
+        return routed + _decide(conn, ctx, mail, member, reply, now=now)
     given, rest = commands.parse(mail.new_text)
     _, whole = commands.parse(mail.parsed.text)  # the same commands on top, quoted history kept
     if given:
         command_ctx = commands.Context(conn, mail.case.id, member, ctx.roster, now, ctx.drafting, rest)
-        results, head = commands.execute(command_ctx, given, head)
-        answer = command_results(conn, ctx, mail, member, results, now=now, head=head)
+        results = commands.execute(command_ctx, given)
+        answer = command_results(conn, ctx, mail, member, results, now=now)
         routed += Routed([answer.id])
-        head = answer.diary_head
         if member.name in standing.excluded(conn, mail.case.id):
             return routed  # they just recused: not even their own note goes on to the others
     markers = parse_markers(rest)
@@ -74,10 +73,8 @@ def process(conn: Connection, ctx: RouteContext, mail: CaseMail, *, now: datetim
             markers=markers,
             previous=None,
             now=now,
-            head=head,
         )
         routed += Routed([d.id for d in (outcome.sent, outcome.answer) if d is not None])
-        head = outcome.head
     if rest.strip() or not given:
         copy = fanout.fan_out(
             conn,
@@ -89,7 +86,6 @@ def process(conn: Connection, ctx: RouteContext, mail: CaseMail, *, now: datetim
             author=member.name,
             body=rest if given else mail.new_text,
             now=now,
-            diary_head=head,
         )
         routed += Routed([copy.id] if copy else [])
     return routed
@@ -101,7 +97,7 @@ def _member(ctx: RouteContext, mail: CaseMail) -> RosterMember:
 
 
 def _stayed_inside(
-    conn: Connection, ctx: RouteContext, mail: CaseMail, member: RosterMember, *, now: datetime, head: diary.Head | None
+    conn: Connection, ctx: RouteContext, mail: CaseMail, member: RosterMember, *, now: datetime
 ) -> Routed:
     named = [c.number for c, _ in cases.conversations_of(conn, mail.case.id) if c.id in mail.thread.also_addressed]
     numbers = ", ".join(str(n) for n in named)
@@ -112,7 +108,7 @@ def _stayed_inside(
     )
     subject = "Not relayed: " + strip_prefixes(mail.parsed.subject)
     answer = to_members(
-        conn, ctx.settings, mail.case, [member], subject, text, now=now, head=head, in_reply_to=mail.parsed.message_id
+        conn, ctx.settings, mail.case, [member], subject, text, now=now, in_reply_to=mail.parsed.message_id
     )
     return Routed([answer.id])
 
@@ -134,23 +130,16 @@ def _release(
             raise held.ReleaseRefused("the release token matches no held mail of this case; nothing was sent")
         if member not in ctx.chairs(conn, mail.case.id):
             raise held.ReleaseRefused("only a chair who may act on this case can release held mail; nothing was sent")
-        head = held.release(conn, kept, chair=member.name, reason=reply.reason, now=now)
+        held.release(conn, kept, chair=member.name, reason=reply.reason, now=now)
         ids.append(kept.outbound_id)
         text = f"Released held mail {kept.id}: it is on its way. Your reason is in the case diary."
     except held.ReleaseRefused as exc:
-        text, head = f"Not done: {exc}", None
-        _, head = diary.append(
-            conn,
-            mail.case.id,
-            DiaryKind.NOTE,
-            after=None,
-            at=now,
-            actor=member.name,
-            detail={"release refused": str(exc)[:300], "held": kept.id if kept else None},
-        )
+        text = f"Not done: {exc}"
+        refused = ReleaseRefused(str(exc)[:300], kept.id if kept else None)
+        diary.append(conn, mail.case.id, refused, at=now, actor=member.name)
     subject = "Release: " + strip_prefixes(mail.parsed.subject)
     answer = to_members(
-        conn, ctx.settings, mail.case, [member], subject, text, now=now, head=head, in_reply_to=mail.parsed.message_id
+        conn, ctx.settings, mail.case, [member], subject, text, now=now, in_reply_to=mail.parsed.message_id
     )
     return Routed([*ids, answer.id])
 
@@ -163,7 +152,6 @@ def _decide(
     reply: approval.ApprovalReply,
     *,
     now: datetime,
-    head: diary.Head | None,
 ) -> Routed:
     """A member's answer to an approval request: obeyed only from a chair who may decide, once."""
     draft = drafts.by_token(conn, reply.token)
@@ -176,27 +164,18 @@ def _decide(
                 f" {drafts.BEGIN_EDIT!r} and {drafts.END_EDIT!r}; nothing was sent"
             )
         if reply.verb == "reject":
-            decided = drafts.reject(conn, ctx.drafting, draft, member.name, reply.reason, now=now, head=head)
+            decided = drafts.reject(conn, ctx.drafting, draft, member.name, reply.reason, now=now)
         else:
-            decided = drafts.approve(
-                conn, ctx.drafting, draft, member.name, now=now, edited_text=reply.edited_text, head=head
-            )
-        text, head = decided.message, decided.head
+            decided = drafts.approve(conn, ctx.drafting, draft, member.name, now=now, edited_text=reply.edited_text)
+        text = decided.message
         ids = [decided.outbound_id] if decided.outbound_id else []
     except drafts.DraftError as exc:
         text, ids = f"Not done: {exc}", []
-        _, head = diary.append(
-            conn,
-            mail.case.id,
-            DiaryKind.NOTE,
-            after=None,
-            at=now,
-            actor=member.name,
-            detail={"approval refused": str(exc)[:300], "draft": draft.id if draft else None},
-        )
+        refusal = ApprovalRefused(str(exc)[:300], draft.id if draft else None)
+        diary.append(conn, mail.case.id, refusal, at=now, actor=member.name)
     subject = "Approval: " + strip_prefixes(mail.parsed.subject)
     answer = to_members(
-        conn, ctx.settings, mail.case, [member], subject, text, now=now, head=head, in_reply_to=mail.parsed.message_id
+        conn, ctx.settings, mail.case, [member], subject, text, now=now, in_reply_to=mail.parsed.message_id
     )
     return Routed([*ids, answer.id])
 
@@ -209,7 +188,6 @@ def command_results(
     results: Sequence[commands.Result],
     *,
     now: datetime,
-    head: diary.Head | None,
 ) -> outbox.Drafted:
     """Each command's outcome, mailed back to its author."""
     lines = [f"{'done' if r.ok else 'REFUSED'}: {r.command.line}\n    {r.message}" for r in results]
@@ -222,6 +200,5 @@ def command_results(
         subject,
         "\n\n".join(lines),
         now=now,
-        head=head,
         in_reply_to=mail.parsed.message_id,
     )

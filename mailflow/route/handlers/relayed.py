@@ -17,7 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from mailflow.case import diary, standing
+from mailflow.case import standing
 from mailflow.committee import commands
 from mailflow.model import ConversationKind
 from mailflow.route import fanout, relay
@@ -36,7 +36,7 @@ def applies(conn: Connection, ctx: RouteContext, mail: CaseMail) -> bool:
     return outside or (mail.submitted and bool(direct.outside_addressed(ctx, mail.parsed)))
 
 
-def process(conn: Connection, ctx: RouteContext, mail: CaseMail, *, now: datetime, head: diary.Head | None) -> Routed:
+def process(conn: Connection, ctx: RouteContext, mail: CaseMail, *, now: datetime) -> Routed:
     member = mail.sender.member
     assert member is not None
     routed = Routed()
@@ -45,10 +45,9 @@ def process(conn: Connection, ctx: RouteContext, mail: CaseMail, *, now: datetim
     if given:
         _, text = commands.parse(mail.parsed.text)  # the body without its command lines, quoted history kept
         command_ctx = commands.Context(conn, mail.case.id, member, ctx.roster, now, ctx.drafting, rest)
-        results, head = commands.execute(command_ctx, given, head)
-        answer = command_results(conn, ctx, mail, member, results, now=now, head=head)
+        results = commands.execute(command_ctx, given)
+        answer = command_results(conn, ctx, mail, member, results, now=now)
         routed += Routed([answer.id])
-        head = answer.diary_head
         if member.name in standing.excluded(conn, mail.case.id) or not rest.strip():
             return routed  # nothing left to say to the party (or they just recused)
     addressed = direct.outside_addressed(ctx, mail.parsed) if mail.submitted else ()
@@ -69,7 +68,6 @@ def process(conn: Connection, ctx: RouteContext, mail: CaseMail, *, now: datetim
         text,
         recipients=addressed or None,
         now=now,
-        head=head,
     )
     routed += Routed([d.id for d in (outcome.sent, outcome.answer) if d is not None])
     if outcome.sent is not None:
@@ -83,7 +81,6 @@ def process(conn: Connection, ctx: RouteContext, mail: CaseMail, *, now: datetim
             author=member.name,
             body=rest if given else mail.new_text,
             now=now,
-            diary_head=outcome.head,
         )
         routed += Routed([copy.id] if copy else [])
     return routed + Routed(held=() if outcome.decision.allowed else (outcome.decision,))

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from mailflow.case import diary
-from mailflow.model import DiaryKind
+from mailflow.case.entries import Unverified
 from mailflow.outbound.to_members import to_members
 from mailflow.route.context import RouteContext
 from mailflow.route.handlers import from_outside
@@ -28,7 +28,7 @@ def applies(conn: Connection, ctx: RouteContext, mail: CaseMail) -> bool:
     return (sender.member is not None and not sender.verified) or sender.failed
 
 
-def process(conn: Connection, ctx: RouteContext, mail: CaseMail, *, now: datetime, head: diary.Head | None) -> Routed:
+def process(conn: Connection, ctx: RouteContext, mail: CaseMail, *, now: datetime) -> Routed:
     sender = mail.sender
     reasons = "; ".join(sender.reasons) or "no authentication"
     if sender.member is not None:
@@ -38,16 +38,8 @@ def process(conn: Connection, ctx: RouteContext, mail: CaseMail, *, now: datetim
         claimed = "a party of the case" if not mail.created else "its sender"
         reasons = "our mail server reports that it failed authentication for its sender's domain"
         label = "UNVERIFIED: it failed authentication for its sender's domain and may be forged. "
-    _, head = diary.append(
-        conn,
-        mail.case.id,
-        DiaryKind.NOTE,
-        after=head,
-        at=now,
-        actor="mailflow",
-        message_id=mail.parsed.message_id,
-        detail={"unverified": f"mail claiming to be from {claimed} failed authentication", "why": reasons},
-    )
+    flag = Unverified(f"mail claiming to be from {claimed} failed authentication", reasons)
+    diary.append(conn, mail.case.id, flag, at=now, actor="mailflow", message_id=mail.parsed.message_id)
     ids: list[int] = []
     chairs = ctx.chairs(conn, mail.case.id, besides=sender.member.name if sender.member else None)
     if chairs:
@@ -58,9 +50,6 @@ def process(conn: Connection, ctx: RouteContext, mail: CaseMail, *, now: datetim
             f"See it with: mailflow cases show {mail.case.ref}\n"
         )
         subject = "Unverified mail in a member's name" if sender.member else "Unverified mail in a party's name"
-        flagged = to_members(
-            conn, ctx.settings, mail.case, chairs, subject, text, now=now, head=head, automatic="auto-generated"
-        )
+        flagged = to_members(conn, ctx.settings, mail.case, chairs, subject, text, now=now, automatic="auto-generated")
         ids.append(flagged.id)
-        head = flagged.diary_head
-    return Routed(ids) + from_outside.process(conn, ctx, mail, now=now, head=head, label=label)
+    return Routed(ids) + from_outside.process(conn, ctx, mail, now=now, label=label)
