@@ -313,6 +313,9 @@ class NoticeDraft(SQLModel, table=True):
     edited: bool = False
     outbound_id: int | None = Field(default=None, foreign_key="outbound_message.id")
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    group_id: int | None = Field(default=None, index=True)
+    """A notice goes to each addressee separately (own conversation, own Message-ID): the drafts of
+    one notice share the id of the first, and one approval decides them all."""
 
 
 class Deadline(SQLModel, table=True):

@@ -40,6 +40,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("resolution", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
         batch.add_column(sa.Column("resolved_at", _UTC, nullable=True))
         batch.add_column(sa.Column("enacted_at", _UTC, nullable=True))
+    with op.batch_alter_table("notice_draft") as batch:
+        batch.add_column(sa.Column("group_id", sa.Integer(), nullable=True))
+        batch.create_index("ix_notice_draft_group_id", ["group_id"], unique=False)
     with op.batch_alter_table("party") as batch:
         batch.add_column(sa.Column("mediation_agreed_seq", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("apology_consent_seq", sa.Integer(), nullable=True))
@@ -153,6 +156,8 @@ def downgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("case_id", "name"),
     )
+    with op.batch_alter_table("notice_draft") as batch:
+        batch.drop_index("ix_notice_draft_group_id")
     op.drop_index(op.f("ix_vote_proposal_id"), table_name="vote")
     op.drop_table("vote")
     op.drop_index(op.f("ix_proposal_case_id"), table_name="proposal")
@@ -163,6 +168,7 @@ def downgrade() -> None:
         ("party", ("no_contact_seq", "apology_consent_seq", "mediation_agreed_seq")),
         ("cases", ("enacted_at", "resolved_at", "resolution", "right_of_reply_waived_seq", "urgent_since", "imported")),
         ("diary_entry", ("content_sha256",)),
+        ("notice_draft", ("group_id",)),
     ):
         with op.batch_alter_table(table) as batch:
             for column in columns:
