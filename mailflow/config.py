@@ -304,6 +304,10 @@ class NoticeSettings(_Section):
     unilateral_report_hours: float = Field(default=24, gt=0)
     mediation_days: float = Field(default=14, gt=0)
     deadlock_days: float = Field(default=7, gt=0)
+    """Jupyter: a deadlock "for over a week" goes to the board: a proposal undecided this long is escalated."""
+    urgent_hours: float = Field(default=24, gt=0)
+    """An urgent case (``/urgent``): every pending deadline falls within this many hours, and its
+    status updates and votes run on this period instead of days."""
     check_seconds: float = Field(default=60, gt=0)
     """How often ``mailflow serve`` has the deadlines checked (by a worker, as a ``check_deadlines`` message)."""
     digest_hours: float = Field(default=24, ge=0)

@@ -17,9 +17,9 @@ from dramatiq import Worker
 
 from mailflow.actors import check_deadlines
 from mailflow.auth import DnsFunc, Roster
+from mailflow.committee import deadlines
 from mailflow.config import Settings
 from mailflow.database import checkpoint, migrate
-from mailflow.drafting import deadlines
 from mailflow.embedded import WorkerProcesses
 from mailflow.errors import TemporaryFailure
 from mailflow.inbound import smtp

@@ -59,6 +59,14 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
         yield _build(request.param, tmp_path, exits)
 
 
+@pytest.fixture(params=["sqlite+stub", "postgres+redis"])
+def ends_stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+    """The two ends of a deployment: embedded (SQLite, in-process broker) and scaled out
+    (Postgres and Redis): for whole workflows, where the matrix's third leg adds nothing."""
+    with ExitStack() as exits:
+        yield _build(request.param, tmp_path, exits)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
     """Both databases, in-process broker: for tests of database logic."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dramatiq
 
-from mailflow.drafting import deadlines
+from mailflow.committee import deadlines
 from mailflow.runtime import current
 
 

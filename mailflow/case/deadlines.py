@@ -3,7 +3,7 @@
 A deadline is planned when the date becomes known (a live case opens: its acknowledgement and its
 first status update; a member marks an action unilateral, a mediation or a deadlock; a notice that
 promises a date is sent). It is ``done`` when what it waits for happens in time, and ``fired`` once
-when its date passes without that (``mailflow.drafting.deadlines`` decides what firing does: a
+when its date passes without that (``mailflow.committee.deadlines`` decides what firing does: a
 reminder, a draft, an alert). The check reads only rows that are due, through the index on
 (fired_at, done_at, due_at), so its cost does not grow with the cases stored. Imported history
 plans nothing: what happened before the import is not late.
@@ -26,8 +26,8 @@ _DUE: Select[int, int, str, str, datetime, str, str] = (
     .order_by(_d.due_at, _d.id)
     .limit(bindparam("limit"))
 )
-_OF_CASE: Select[str, datetime, datetime | None, datetime | None, str] = (
-    select(_d.name, _d.due_at, _d.done_at, _d.fired_at, _d.about)
+_OF_CASE: Select[str, datetime, datetime | None, datetime | None, str, str] = (
+    select(_d.name, _d.due_at, _d.done_at, _d.fired_at, _d.about, _d.created_by)
     .where(_d.case_id == bindparam("case_id"))
     .order_by(_d.due_at)
 )
@@ -51,6 +51,19 @@ _DONE = (
 _MET = t.deadline.update().where(_d.id == bindparam("deadline_id")).values(fired_at=None, done_at=bindparam("now"))
 _PENDING_LIKE = select(_d.name).where(
     _d.case_id == bindparam("case_id"), _d.name.like(bindparam("prefix")), _d.fired_at.is_(None), _d.done_at.is_(None)
+)
+_PENDING: Select[str, datetime, datetime | None, datetime | None, str, str] = select(
+    _d.name, _d.due_at, _d.done_at, _d.fired_at, _d.about, _d.created_by
+).where(_d.case_id == bindparam("case_id"), _d.fired_at.is_(None), _d.done_at.is_(None))
+_SHORTEN = (
+    t.deadline.update()
+    .where(
+        _d.case_id == bindparam("for_case"),
+        _d.fired_at.is_(None),
+        _d.done_at.is_(None),
+        _d.due_at > bindparam("latest"),
+    )
+    .values(due_at=bindparam("latest"))
 )
 
 
@@ -78,6 +91,7 @@ class Planned:
     done_at: datetime | None
     fired_at: datetime | None
     about: str
+    set_by: str = "mailflow"
 
 
 def plan(
@@ -129,3 +143,14 @@ def met(conn: Connection, deadline: Due, now: datetime) -> None:
 
 def of_case(conn: Connection, case_id: int) -> list[Planned]:
     return [Planned(*row) for row in conn.execute(_OF_CASE, {"case_id": case_id})]
+
+
+def pending(conn: Connection, case_id: int, prefix: str = "", *, by: str | None = None) -> list[Planned]:
+    """The case's deadlines still waiting (neither met nor fired), of one family and one author."""
+    rows = [Planned(*row) for row in conn.execute(_PENDING, {"case_id": case_id})]
+    return [p for p in rows if p.name.startswith(prefix) and (by is None or p.set_by == by)]
+
+
+def shorten(conn: Connection, case_id: int, latest: datetime) -> int:
+    """Bring every pending deadline of the case to ``latest`` at the most (an urgent case)."""
+    return int(conn.execute(_SHORTEN, {"for_case": case_id, "latest": latest}).rowcount)

@@ -16,10 +16,12 @@ from mailflow.model import DiaryKind
 
 __all__ = [
     "AckWithheld",
+    "Agreed",
     "ApprovalRefused",
     "AutomaticReport",
     "CommandRun",
     "DeadlineFired",
+    "Decided",
     "DeliveryFailed",
     "DirectMail",
     "DraftDecided",
@@ -27,13 +29,16 @@ __all__ = [
     "Held",
     "MemberExcluded",
     "Payload",
+    "Proposed",
     "Received",
     "RecipientsChanged",
     "Refused",
     "ReleaseRefused",
     "Released",
     "Sent",
+    "StateChanged",
     "Unverified",
+    "Voted",
     "read",
 ]
 
@@ -253,6 +258,64 @@ class DraftDecided(Payload):
     reason: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Proposed(Payload):
+    """A member proposed a resolution for the committee's vote, and who may vote on it."""
+
+    NAME = "proposal"
+    proposal: int = 0
+    resolution: str = ""
+    text: str = ""
+    eligible: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+    """The members who may not vote, and why (``name: reason``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Voted(Payload):
+    NAME = "vote"
+    proposal: int = 0
+    choice: str = ""
+    why: str = ""
+    changed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Decided(Payload):
+    """A proposal decided: how, and the tally that decided it."""
+
+    NAME = "decision"
+    proposal: int = 0
+    resolution: str = ""
+    outcome: str = ""
+    yes: tuple[str, ...] = ()
+    no: tuple[str, ...] = ()
+    abstain: tuple[str, ...] = ()
+    not_voted: tuple[str, ...] = ()
+    eligible: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Agreed(Payload):
+    """A party's word recorded (mediation, the mediator's report, an apology, no further contact)."""
+
+    NAME = "agreement"
+    party: int = 0
+    what: str = ""
+    entry: int | None = None
+    """The diary entry of their word; None when it was withdrawn."""
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged(Payload):
+    """The case changed state, and why (a decision, an enactment, a chair's closing, a reopening)."""
+
+    KIND = DiaryKind.STATE
+    state: str = ""
+    previous: str = ""
+    why: str = ""
+
+
 _NOTES: dict[str, type[Payload]] = {
     cls.NAME: cls
     for cls in (
@@ -267,6 +330,10 @@ _NOTES: dict[str, type[Payload]] = {
         ReleaseRefused,
         DraftRequested,
         DraftDecided,
+        Proposed,
+        Voted,
+        Decided,
+        Agreed,
     )
 }
 _BY_KIND: dict[DiaryKind, type[Payload]] = {
@@ -276,6 +343,7 @@ _BY_KIND: dict[DiaryKind, type[Payload]] = {
     DiaryKind.RECIPIENTS: RecipientsChanged,
     DiaryKind.COMMAND: CommandRun,
     DiaryKind.DELIVERY_FAILED: DeliveryFailed,
+    DiaryKind.STATE: StateChanged,
 }
 _RECEIVED = frozenset({DiaryKind.REPORT, DiaryKind.MESSAGE, DiaryKind.AUTO_REPLY, DiaryKind.BOUNCE, DiaryKind.LIST})
 

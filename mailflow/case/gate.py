@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection
 
-from mailflow.case import protection
+from mailflow.case import parties, protection
 from mailflow.case import service as cases
 from mailflow.parse.addresses import ConductAddress
 from mailflow.policy.gate import evaluate
@@ -50,5 +50,6 @@ def judge(
             insiders=insiders,
             committee_only=(*guard.committee_only, *internal),
             ours=guard.ours,
+            no_contact=parties.no_contact(conn, case_id),
         )
     )

@@ -12,7 +12,18 @@ from mailflow.model import core as t
 
 _p = t.party.c
 _OF_CASE = (
-    select(_p.id, _p.role, _p.name, _p.address, _p.aliases, _p.permission_seq)
+    select(
+        _p.id,
+        _p.role,
+        _p.name,
+        _p.address,
+        _p.aliases,
+        _p.permission_seq,
+        _p.mediation_agreed_seq,
+        _p.apology_consent_seq,
+        _p.no_contact_seq,
+        _p.report_vetted_seq,
+    )
     .where(_p.case_id == bindparam("case_id"))
     .order_by(_p.id)
 )
@@ -30,6 +41,14 @@ class PartyView:
     address: str | None
     aliases: tuple[str, ...]
     permission_seq: int | None
+    mediation_agreed_seq: int | None = None
+    """Agreed to mediation and to the mediator (the diary entry of their word)."""
+    apology_consent_seq: int | None = None
+    """A reporter agreed that an apology be asked for."""
+    no_contact_seq: int | None = None
+    """Asked for no further contact: mail to them is refused."""
+    report_vetted_seq: int | None = None
+    """Vetted the mediator's report."""
 
     def matches(self, who: str) -> bool:
         """Named by address, full name, or an alias (case-insensitive)."""
@@ -43,7 +62,7 @@ class PartyView:
 
 def of_case(conn: Connection, case_id: int) -> list[PartyView]:
     return [
-        PartyView(row[0], PartyRole(row[1]), row[2], row[3], tuple(row[4] or ()), row[5])
+        PartyView(row[0], PartyRole(row[1]), row[2], row[3], tuple(row[4] or ()), *row[5:])
         for row in conn.execute(_OF_CASE, {"case_id": case_id})
     ]
 
@@ -80,7 +99,10 @@ def add(
                 "address": party.address or address,
             },
         )
-        return PartyView(party.id, role, party.name or name, party.address or address, merged, party.permission_seq)
+        return PartyView(
+            party.id, role, party.name or name, party.address or address, merged, party.permission_seq,
+            party.mediation_agreed_seq, party.apology_consent_seq, party.no_contact_seq, party.report_vetted_seq,
+        )  # fmt: skip
     conn.execute(
         _INSERT,
         {
@@ -102,3 +124,22 @@ def add_aliases(conn: Connection, party: PartyView, aliases: tuple[str, ...]) ->
 
 def record_permission(conn: Connection, party: PartyView, seq: int) -> None:
     conn.execute(_UPDATE, {"party_id": party.id, "permission_seq": seq})
+
+
+AGREEMENTS = {
+    "mediation": "mediation_agreed_seq",
+    "apology": "apology_consent_seq",
+    "report": "report_vetted_seq",
+    "no-contact": "no_contact_seq",
+}
+"""What a party can give their word to (``/agree NAME WHAT ENTRY``), and the column that keeps it."""
+
+
+def record_agreement(conn: Connection, party: PartyView, what: str, seq: int | None) -> None:
+    """Record (or, with None, withdraw) the diary entry holding a party's word on ``what``."""
+    conn.execute(_UPDATE, {"party_id": party.id, AGREEMENTS[what]: seq})
+
+
+def no_contact(conn: Connection, case_id: int) -> frozenset[str]:
+    """The addresses of the parties who asked for no further contact."""
+    return frozenset(p.address.lower() for p in of_case(conn, case_id) if p.no_contact_seq and p.address)

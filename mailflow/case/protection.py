@@ -12,7 +12,9 @@ person's identity is held back from third parties too.
 
 What the committee writes for itself is protected from every party (``CommitteeOnly``): the case's
 internal address (which every fan-out copy and approval request carries), approval tokens, every
-command line as written, and the words of notes (``/note``, ``/unilateral``, ``/no-right-of-reply``).
+command line as written, and the words of the committee's reasoning (``/note``, ``/unilateral``,
+``/report``, ``/no-right-of-reply``, ``/vote``, ``/urgent``, ``/close``, ``/withdraw``,
+``/deadlock``; not ``/propose``, whose resolution the feedback request explains to the parties).
 A member's other mail to the internal address is not: notices are drafted from it, and the
 committee's own letters are meant to leave once approved.
 """
@@ -56,7 +58,9 @@ _APPROVAL_TOKENS: Select[str] = select(t.notice_draft.c.token).where(t.notice_dr
 _STATE = select(t.cases.c.state).where(t.cases.c.id == bindparam("case_id"))
 
 UNDER_INVESTIGATION = frozenset({CaseState.INVESTIGATING})
-_REASONING = frozenset({"note", "unilateral", "no-right-of-reply"})
+_REASONING = frozenset(
+    {"note", "unilateral", "report", "no-right-of-reply", "vote", "urgent", "close", "withdraw", "deadlock"}
+)
 """Commands whose text is the committee's own reasoning: kept from parties by its words, too."""
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Row, func, select
 from sqlmodel import Session, col
 
-from mailflow.case import diary
+from mailflow.case import deadlines, decisions, diary
 from mailflow.errors import NotFound
 from mailflow.model import Case, CaseMember, Conversation, DiaryEntry, DiaryKind, Party
 from mailflow.parse.addresses import ConductAddress
@@ -57,6 +57,12 @@ class CaseDetail:
     risk: dict[str, int | None]
     conversations: list[dict[str, Any]]
     """Each conversation: its address, who is on it now, and who was on it when (from the diary)."""
+    process: dict[str, Any] = field(default_factory=dict)
+    """Where the manuals' process stands: urgency, the adopted resolution, mediation, enactment."""
+    deadlines: list[dict[str, Any]] = field(default_factory=list)
+    """Every date the case keeps: pending, met, or fired (overdue)."""
+    decisions: list[list[str]] = field(default_factory=list)
+    """Each proposal's tally: who was eligible and why, who voted what."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +72,9 @@ class CaseDetail:
             "parties": self.parties,
             "addresses": self.addresses,
             "conversations": self.conversations,
+            "process": self.process,
+            "deadlines": self.deadlines,
+            "decisions": self.decisions,
             "diary_intact": self.diary_intact,
             "diary": [asdict(line) for line in self.diary],
         }
@@ -110,6 +119,16 @@ def show_case(session: Session, ref: str, conduct: ConductAddress) -> CaseDetail
             "address": p.address,
             "aliases": p.aliases,
             "permission_entry": p.permission_seq,
+            "agreed": {
+                what: seq
+                for what, seq in (
+                    ("mediation", p.mediation_agreed_seq),
+                    ("apology", p.apology_consent_seq),
+                    ("report", p.report_vetted_seq),
+                    ("no-contact", p.no_contact_seq),
+                )
+                if seq is not None
+            },
         }
         for p in session.scalars(select(Party).where(col(Party.case_id) == case.id).order_by(col(Party.id)))
     ]
@@ -141,7 +160,32 @@ def show_case(session: Session, ref: str, conduct: ConductAddress) -> CaseDetail
         )
     ]
     risk = case.impact * case.likelihood if case.impact and case.likelihood else None
+    conn = session.connection()
+    process = {
+        "urgent_since": case.urgent_since,
+        "resolution": case.resolution,
+        "resolved_at": case.resolved_at,
+        "enacted_at": case.enacted_at,
+        "right_of_reply_waived_entry": case.right_of_reply_waived_seq,
+        "mediation_started_at": case.mediation_started_at,
+        "mediation_report_entry": case.mediation_report_seq,
+        "imported": case.imported,
+    }
+    dates = [
+        {
+            "name": d.name,
+            "due_at": d.due_at,
+            "state": "fired" if d.fired_at else "met" if d.done_at else "pending",
+            "about": d.about,
+        }
+        for d in deadlines.of_case(conn, case.id)
+    ]
+    out = frozenset(str(m["member"]) for m in standing if m["excluded"])
+    tallies = [decisions.tally(conn, p, out).lines() for p in decisions.of_case(conn, case.id)]
     return CaseDetail(
+        process=process,
+        deadlines=dates,
+        decisions=tallies,
         committee=standing,
         risk={"impact": case.impact, "likelihood": case.likelihood, "risk": risk},
         summary=_summary(case, len(lines), _refs(session)),
@@ -166,3 +210,49 @@ def show_case(session: Session, ref: str, conduct: ConductAddress) -> CaseDetail
             for e in lines
         ],
     )
+
+
+def header_lines(detail: CaseDetail) -> list[str]:
+    """The case at a glance, as ``cases show`` and a member's ``/show`` give it (no message bodies)."""
+    s, p = detail.summary, detail.process
+    out = [f"Case {s.ref} ({s.state}) opened {s.created_at:%Y-%m-%d %H:%M} UTC", f"subject: {s.subject}"]
+    if s.related_to:
+        out.append(f"possibly related to case {s.related_to}")
+    if p.get("imported"):
+        out.append("imported history: no deadline applies to what happened before the import")
+    if p.get("urgent_since"):
+        out.append(f"URGENT since {p['urgent_since']:%Y-%m-%d %H:%M} UTC")
+    if detail.risk["impact"] or detail.risk["likelihood"]:
+        r = detail.risk
+        out.append(f"impact {r['impact']} x likelihood {r['likelihood']} = risk {r['risk']}")
+    if p.get("resolution"):
+        enacted = f", enacted {p['enacted_at']:%Y-%m-%d}" if p.get("enacted_at") else ", not yet enacted"
+        out.append(f"resolution adopted: {p['resolution']}{enacted}")
+    if p.get("right_of_reply_waived_entry"):
+        out.append(f"right of reply not offered: a chair's reason is diary entry {p['right_of_reply_waived_entry']}")
+    if p.get("mediation_started_at"):
+        report = p.get("mediation_report_entry")
+        out.append(
+            f"mediation since {p['mediation_started_at']:%Y-%m-%d}; mediator's report: "
+            + (f"diary entry {report}" if report else "not yet")
+        )
+    for party in detail.parties:
+        permission = f" (permission: diary entry {party['permission_entry']})" if party["permission_entry"] else ""
+        agreed = "".join(f" ({what}: diary entry {seq})" for what, seq in party.get("agreed", {}).items())
+        out.append(f"{party['role']}: {party['name'] or ''} <{party['address'] or '?'}>{permission}{agreed}")
+    for member in detail.committee:
+        standing = f"excluded ({member['reason']})" if member["excluded"] else (member["assignment"] or "member")
+        out.append(f"committee: {member['member']}: {standing}")
+    for conv in detail.conversations:
+        on_it = ", ".join(conv["recipients"]) or ("the committee" if conv["kind"] == "team" else "nobody yet")
+        out.append(f"conversation {conv['number']} ({conv['label']}): {conv['address']} -> {on_it}")
+        for change in conv["history"]:
+            who = ", ".join(change["recipients"]) or "nobody"
+            out.append(f"    from {change['at']:%Y-%m-%d %H:%M} (entry #{change['entry']}, {change['by']}): {who}")
+    for d in detail.deadlines:
+        state = {"fired": "OVERDUE (fired)", "met": "met", "pending": "due"}[d["state"]]
+        out.append(f"deadline {d['name']}: {state} {d['due_at']:%Y-%m-%d %H:%M} UTC, {d['about']}")
+    for tally in detail.decisions:
+        out.extend(tally)
+    out.append("diary chain: " + ("intact" if detail.diary_intact else "BROKEN"))
+    return out

@@ -14,8 +14,9 @@ from sqlalchemy import select
 
 from mailflow.cli.output import console, emit_rows, fail
 from mailflow.clock import utcnow
+from mailflow.committee import deadlines
 from mailflow.database import connection, lock_for_threading
-from mailflow.drafting import deadlines, drafts
+from mailflow.drafting import drafts
 from mailflow.inbound.inline import deliver
 from mailflow.model import core as t
 from mailflow.outbound import outbox
@@ -71,7 +72,7 @@ def _decide(ctx: typer.Context, draft_id: int, chair: str, reason: str | None) -
                 decided = drafts.approve(conn, drafting, draft, chair, now=utcnow())
             else:
                 decided = drafts.reject(conn, drafting, draft, chair, reason, now=utcnow())
-        deliver(runtime, [decided.outbound_id] if decided.outbound_id else [])
+        deliver(runtime, list(decided.outbound_ids))
         console.print(decided.message, highlight=False, markup=False)
     except drafts.DraftError as exc:
         fail(str(exc))

@@ -30,17 +30,33 @@ from mailflow.cli.output import console, errors
 from mailflow.errors import ConfigError, TemporaryFailure
 
 if TYPE_CHECKING:
-    from mailflow.imports.run import ImportSummary
+    from mailflow.imports.run import ImportStart, ImportSummary
     from mailflow.imports.source import Source
     from mailflow.runtime import Runtime
 
 EX_NOINPUT = 66
+EX_USAGE = 64
 
 import_app = typer.Typer(
     help="Bring a mailbox's existing mail in as cases (no acknowledgements are sent).", no_args_is_help=True
 )
 
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar (for scripts)")]
+StateOption = Annotated[
+    str,
+    typer.Option(
+        "--state",
+        help="the state the imported cases start in: new, open, investigating or closed (history that is done)",
+    ),
+]
+DeadlinesOption = Annotated[
+    bool,
+    typer.Option(
+        "--deadlines/--no-deadlines",
+        help="plan the manuals' deadlines for the imported open cases, counted from now (never from the"
+        " messages' dates: what happened before the import is not late)",
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -49,14 +65,18 @@ def register(app: typer.Typer) -> None:
 
 @import_app.command("mbox")
 def import_mbox(
-    ctx: typer.Context, file: Annotated[Path, typer.Argument(help="the mbox file")], quiet: QuietOption = False
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="the mbox file")],
+    quiet: QuietOption = False,
+    state: StateOption = "new",
+    deadlines: DeadlinesOption = False,
 ) -> None:
     """Import every message of an mbox file."""
     from mailflow.imports.files import MboxSource
 
     source = _open(lambda: MboxSource(file))
     try:
-        _run_with_runtime(ctx, source, quiet)
+        _run_with_runtime(ctx, source, quiet, _start(state, deadlines))
     finally:
         source.close()
 
@@ -66,13 +86,15 @@ def import_maildir(
     ctx: typer.Context,
     directory: Annotated[Path, typer.Argument(help="the Maildir (with cur/ and new/)")],
     quiet: QuietOption = False,
+    state: StateOption = "new",
+    deadlines: DeadlinesOption = False,
 ) -> None:
     """Import every message of a Maildir folder (not its subfolders: name each one)."""
     from mailflow.imports.files import MaildirSource
 
     source = _open(lambda: MaildirSource(directory))
     try:
-        _run_with_runtime(ctx, source, quiet)
+        _run_with_runtime(ctx, source, quiet, _start(state, deadlines))
     finally:
         source.close()
 
@@ -82,16 +104,19 @@ def import_imap(
     ctx: typer.Context,
     folder: Annotated[str, typer.Option("--folder", "-f", help="the folder of the [intake.imap] account")],
     quiet: QuietOption = False,
+    state: StateOption = "new",
+    deadlines: DeadlinesOption = False,
 ) -> None:
     """Import the messages of an IMAP folder (opened read-only: nothing changes on the server)."""
     from mailflow.imports.imap import ImapFolderSource
     from mailflow.inbound.imap_session import ImapError
 
     imap = imap_settings(settings_of(ctx))
+    start = _start(state, deadlines)
     runtime = _runtime(ctx)
     try:
         with ImapFolderSource(imap, folder, runtime.engine) as source:
-            summary = _run(runtime, source, quiet)
+            summary = _run(runtime, source, quiet, start)
     except (ImapError, TemporaryFailure) as exc:
         fail_for(exc)
     finally:
@@ -128,10 +153,24 @@ def _runtime(ctx: typer.Context) -> Runtime:
         fail_for(exc)
 
 
-def _run_with_runtime(ctx: typer.Context, source: Source, quiet: bool) -> None:
+def _start(state: str, deadlines: bool) -> ImportStart:
+    from mailflow.imports.run import ImportStart
+    from mailflow.model import CaseState
+
+    allowed = (CaseState.NEW, CaseState.OPEN, CaseState.INVESTIGATING, CaseState.CLOSED)
+    try:
+        chosen = CaseState(state.strip().lower())
+    except ValueError:
+        chosen = None
+    if chosen not in allowed:
+        exit_with(f"--state is one of: {', '.join(s.value for s in allowed)} (not {state!r})", EX_USAGE)
+    return ImportStart(chosen, deadlines and chosen is not CaseState.CLOSED)
+
+
+def _run_with_runtime(ctx: typer.Context, source: Source, quiet: bool, start: ImportStart) -> None:
     runtime = _runtime(ctx)
     try:
-        summary = _run(runtime, source, quiet)
+        summary = _run(runtime, source, quiet, start)
     except TemporaryFailure as exc:
         fail_for(exc)
     finally:
@@ -139,12 +178,12 @@ def _run_with_runtime(ctx: typer.Context, source: Source, quiet: bool) -> None:
     _print_summary(summary)
 
 
-def _run(runtime: Runtime, source: Source, quiet: bool) -> ImportSummary:
+def _run(runtime: Runtime, source: Source, quiet: bool, start: ImportStart) -> ImportSummary:
     from mailflow.imports.run import NoProgress, import_history
     from mailflow.imports.source import ImportSourceError
 
     try:
-        return import_history(runtime, source, progress=NoProgress() if quiet else Bar())
+        return import_history(runtime, source, progress=NoProgress() if quiet else Bar(), start=start)
     except ImportSourceError as exc:
         exit_with(str(exc), EX_NOINPUT)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mailflow.case.views import list_cases, show_case
+from mailflow.case.views import header_lines, list_cases, show_case
 from mailflow.cli.output import console, emit_rows, fail, to_json
 from mailflow.database import transaction
 from mailflow.errors import NotFound
@@ -54,39 +54,8 @@ def cases_show(ctx: typer.Context, ref: str, as_json: JsonOption = False) -> Non
     if as_json:
         print(to_json(detail.as_dict()))
         return
-    s = detail.summary
-    console.print(f"[bold]Case {s.ref}[/bold] ({s.state}) opened {s.created_at:%Y-%m-%d %H:%M} UTC", highlight=False)
-    console.print(f"subject: {s.subject}", highlight=False, markup=False)
-    if s.related_to:
-        console.print(f"possibly related to case {s.related_to}", highlight=False)
-    if detail.risk["impact"] or detail.risk["likelihood"]:
-        r = detail.risk
-        console.print(f"impact {r['impact']} x likelihood {r['likelihood']} = risk {r['risk']}", highlight=False)
-    for party in detail.parties:
-        permission = f" (permission: diary entry {party['permission_entry']})" if party["permission_entry"] else ""
-        console.print(
-            f"{party['role']}: {party['name'] or ''} <{party['address'] or '?'}>{permission}",
-            highlight=False,
-            markup=False,
-        )
-    for member in detail.committee:
-        standing = f"excluded ({member['reason']})" if member["excluded"] else (member["assignment"] or "member")
-        console.print(f"committee: {member['member']}: {standing}", highlight=False, markup=False)
-    for conv in detail.conversations:
-        on_it = ", ".join(conv["recipients"]) or ("the committee" if conv["kind"] == "team" else "nobody yet")
-        console.print(
-            f"conversation {conv['number']} ({conv['label']}): {conv['address']} -> {on_it}",
-            highlight=False,
-            markup=False,
-        )
-        for change in conv["history"]:
-            who = ", ".join(change["recipients"]) or "nobody"
-            console.print(
-                f"    from {change['at']:%Y-%m-%d %H:%M} (entry #{change['entry']}, {change['by']}): {who}",
-                highlight=False,
-                markup=False,
-            )
-    console.print("diary chain: " + ("intact" if detail.diary_intact else "[red]BROKEN[/red]"), highlight=False)
+    for text in header_lines(detail):
+        console.print(text, highlight=False, markup=False)
     for line in detail.diary:
         flag = " UNVERIFIED" if line.unverified else ""
         console.rule(f"#{line.seq} {line.kind}{flag} {line.at:%Y-%m-%d %H:%M:%S}", align="left")

@@ -24,6 +24,7 @@ from mailflow.case import conversations, deadlines, diary, gate, parties, standi
 from mailflow.case import service as cases
 from mailflow.case.entries import DraftDecided, DraftRequested, Held
 from mailflow.config import Settings
+from mailflow.drafting import feedback
 from mailflow.model import ConversationKind, OutboundKind, PartyRole
 from mailflow.model import core as t
 from mailflow.notices import catalogue
@@ -44,6 +45,9 @@ HELD = "held"
 BEGIN_EDIT = "--- begin notice ---"
 END_EDIT = "--- end notice ---"
 TOKEN_LINE = "Approval token:"
+PLACEHOLDER = "[to be completed before approval]"
+"""What a notice the service drafted itself (a status update, an escalation) carries where only the
+committee can say what goes: a draft still holding it cannot be approved as it is."""
 
 _d = t.notice_draft.c
 _INSERT = t.notice_draft.insert().returning(_d.id)
@@ -54,6 +58,8 @@ _CASE = select(t.cases.c.id, t.cases.c.ref).where(t.cases.c.id == bindparam("cas
 _CASE_OPENED: Select[int, str, datetime] = select(t.cases.c.id, t.cases.c.ref, t.cases.c.created_at).where(
     t.cases.c.id == bindparam("case_id")
 )
+_GROUP = select(t.notice_draft).where(_d.group_id == bindparam("group_id")).order_by(_d.id)
+_CASE_RESOLUTION = select(t.cases.c.resolution).where(t.cases.c.id == bindparam("case_id"))
 _SENT_OF_NOTICE = select(_d.id).where(
     _d.case_id == bindparam("case_id"), _d.notice == bindparam("notice"), _d.state == SENT
 )
@@ -92,6 +98,7 @@ class NoticeDraftView:
     text: str
     token: str
     detail: Mapping[str, Any]
+    group_id: int | None = None
 
     @property
     def values(self) -> Mapping[str, Any]:
@@ -114,6 +121,7 @@ def _view(row: Any) -> NoticeDraftView:
         m["text"],
         m["token"],
         m["detail"] or {},
+        m["group_id"],
     )
 
 
@@ -125,6 +133,13 @@ def get(conn: Connection, draft_id: int) -> NoticeDraftView | None:
 def by_token(conn: Connection, token: str) -> NoticeDraftView | None:
     row = conn.execute(_BY_TOKEN, {"token": token}).first()
     return _view(row) if row else None
+
+
+def group_of(conn: Connection, draft: NoticeDraftView) -> list[NoticeDraftView]:
+    """The drafts of one notice, one per addressee, that one approval decides."""
+    if draft.group_id is None:
+        return [draft]
+    return [_view(row) for row in conn.execute(_GROUP, {"group_id": draft.group_id})] or [draft]
 
 
 def was_sent(conn: Connection, case_id: int, notice: str) -> bool:
@@ -245,40 +260,91 @@ def create(
     message: str = "",
     detail: Mapping[str, Any] | None = None,
 ) -> NoticeDraftView:
-    """Render a notice for the case's addressees and ask the chair(s) to approve it."""
+    """Render a notice for each of the case's addressees (each their own mail, in their own
+    conversation) and ask the chair(s) to approve them in one request. Returns the first draft."""
     try:
         known = catalogue.notice(notice_name)
     except TemplateError as exc:
         raise DraftError(str(exc)) from None
+    refused = process_refuses(conn, ctx, case_id, known.name, now)
+    if refused:
+        raise DraftError(refused)
     case_id, ref, created_at = conn.execute(_CASE_OPENED, {"case_id": case_id}).one()
-    recipients = recipients_for(conn, ctx, case_id, known.name)
-    conversation = conversation_for(conn, case_id, recipients, label=known.name)
-    reply_address = cases.address_of(ctx.conduct, ref, conversation)
+    everyone = recipients_for(conn, ctx, case_id, known.name)
+    barred = parties.no_contact(conn, case_id)
+    recipients = tuple(r for r in everyone if r.address.lower() not in barred)
+    if not recipients:
+        raise DraftError("every addressee of this notice asked for no further contact (/revoke NAME no-contact ENTRY)")
     context = fill(notice_name, {**defaults(ctx, created_at, now), **values}, message)
-    subject, text = render(ctx, ref, notice_name, recipients, reply_address, context)
-    draft_id: int = conn.execute(
-        _INSERT,
-        {
-            "case_id": case_id,
-            "notice": notice_name,
-            "owner": owner,
-            "state": AWAITING,
-            "conversation_id": conversation.id,
-            "recipients": [{"name": r.name, "address": r.address} for r in recipients],
-            "subject": subject,
-            "text": text,
-            "token": new_token(),
-            "created_at": now,
-            "edited": False,
-            "detail": {**dict(detail or {}), "values": {k: str(v) for k, v in values.items()}},
-        },
-    ).scalar_one()
-    draft = get(conn, draft_id)
-    assert draft is not None
-    entry = DraftRequested(draft_id, notice_name, AWAITING)
-    diary.append(conn, case_id, entry, at=now, actor=owner, subject=subject, new_text=text)
-    _request_approval(conn, ctx, ref, draft, now=now)
-    return draft
+    promised = {k: str(context[k]) for k in PROMISED_DATES if k in known.keys and context.get(k)}
+    made: list[NoticeDraftView] = []
+    for recipient in recipients:
+        one = (recipient,)
+        conversation = conversation_for(conn, case_id, one, label=f"{known.name}: {recipient.name or 'addressee'}")
+        reply_address = cases.address_of(ctx.conduct, ref, conversation)
+        subject, text = render(ctx, ref, notice_name, one, reply_address, context)
+        draft_id: int = conn.execute(
+            _INSERT,
+            {
+                "case_id": case_id,
+                "notice": notice_name,
+                "owner": owner,
+                "state": AWAITING,
+                "conversation_id": conversation.id,
+                "recipients": [{"name": r.name, "address": r.address} for r in one],
+                "subject": subject,
+                "text": text,
+                "token": new_token(),
+                "created_at": now,
+                "edited": False,
+                "group_id": made[0].id if made else None,
+                "detail": {
+                    **dict(detail or {}),
+                    "values": {k: str(v) for k, v in values.items()},
+                    "promised": promised,
+                },
+            },
+        ).scalar_one()
+        if not made:
+            conn.execute(_UPDATE, {"draft_id": draft_id, "group_id": draft_id})
+        draft = get(conn, draft_id)
+        assert draft is not None
+        entry = DraftRequested(draft_id, notice_name, AWAITING)
+        diary.append(conn, case_id, entry, at=now, actor=owner, subject=subject, new_text=text)
+        made.append(draft)
+    skipped = [r for r in everyone if r not in recipients]
+    _request_approval(conn, ctx, ref, made, skipped, now=now)
+    return made[0]
+
+
+def process_refuses(
+    conn: Connection, ctx: DraftingContext, case_id: int, notice_name: str, now: datetime
+) -> str | None:
+    """Why the manuals' process does not allow this notice yet, or None.
+
+    Jupyter: "Once a resolution is agreed upon, but before it is enacted, the committee will contact
+    the original reporter ... and explain the proposed resolution": a feedback request needs an
+    adopted resolution. A resolution notice carries out the adopted resolution (and only that one),
+    after the feedback and the right of reply (Django: "before we finalise our decision")."""
+    audience, _, name = notice_name.partition("/")
+    resolution: str | None = conn.execute(_CASE_RESOLUTION, {"case_id": case_id}).scalar_one()
+    if name == "feedback-request":
+        if resolution is None:
+            return (
+                "a feedback request explains an adopted resolution: the committee proposes one (/propose TYPE TEXT)"
+                " and decides it by vote first"
+            )
+        return None
+    if name.startswith("resolution"):
+        if resolution is None:
+            return "no resolution is adopted on this case (/propose TYPE TEXT, then the committee's vote)"
+        if audience == "reported" and name != f"resolution-{resolution}":
+            return f"the adopted resolution is {resolution}: its notice is reported/resolution-{resolution}"
+        window = timedelta(days=ctx.settings.notices.feedback_window_days)
+        why_not = feedback.state(conn, case_id, window).may_enact(now)
+        if why_not:
+            return f"not before the resolution may be enacted: {why_not}"
+    return None
 
 
 def approvers(conn: Connection, ctx: DraftingContext, case_id: int) -> list[RosterMember]:
@@ -337,20 +403,37 @@ def _compose(
 
 
 def _request_approval(
-    conn: Connection, ctx: DraftingContext, ref: str, draft: NoticeDraftView, *, now: datetime
+    conn: Connection,
+    ctx: DraftingContext,
+    ref: str,
+    group: Sequence[NoticeDraftView],
+    skipped: Sequence[Recipient] = (),
+    *,
+    now: datetime,
 ) -> None:
-    chairs = approvers(conn, ctx, draft.case_id)
+    first = group[0]
+    chairs = approvers(conn, ctx, first.case_id)
     if not chairs:
         raise DraftError("no chair may approve on this case (all are excluded) and no fallback approver is set")
-    decision = _gate(conn, ctx, draft, draft.text, now)
     from mailflow.drafting.tone import advice_lines
 
-    findings = decision.explain() if not decision.allowed else "none: the policy gate would let it through."
-    who = ", ".join(f"{r.name} <{r.address}>" if r.name else r.address for r in draft.recipients)
-    text = "\n".join(
-        [
-            f"{draft.owner} drafted a notice on case {ref}: {draft.notice} (draft {draft.id}).",
-            "It goes out only once a chair approves it.",
+    several = len(group) > 1
+    ids = ", ".join(str(d.id) for d in group)
+    lines = [
+        f"{first.owner} drafted a notice on case {ref}: {first.notice} (draft{'s' if several else ''} {ids}).",
+        (
+            f"It goes to each of its {len(group)} addressees as a mail of their own; one approval sends them all."
+            if several
+            else "It goes out only once a chair approves it."
+        ),
+    ]
+    if skipped:
+        lines.append(f"Not drafted for {len(skipped)} addressee(s) who asked for no further contact.")
+    for draft in group:
+        decision = _gate(conn, ctx, draft, draft.text, now)
+        findings = decision.explain() if not decision.allowed else "none: the policy gate would let it through."
+        who = ", ".join(f"{r.name} <{r.address}>" if r.name else r.address for r in draft.recipients)
+        lines += [
             "",
             f"To: {who}",
             f"Subject: {draft.subject}",
@@ -360,17 +443,22 @@ def _request_approval(
             END_EDIT,
             "",
             "Policy gate findings: " + findings,
-            "",
-            *advice_lines(draft.text),
-            "To decide, reply to this mail (keep the token line below; quoting this mail keeps it):",
-            "  approve                 on the first line: it is sent as shown",
-            "  reject REASON           on the first line: it is not sent",
-            f"  an edited text between the lines {BEGIN_EDIT!r} and {END_EDIT!r}: the edit is approved and sent",
-            "",
-            f"{TOKEN_LINE} {draft.token}",
         ]
-    )
-    team = cases.conversation(conn, draft.case_id, cases.TEAM)
+    lines += [
+        "",
+        *advice_lines(first.text),
+        "To decide, reply to this mail (keep the token line below; quoting this mail keeps it):",
+        "  approve                 on the first line: it is sent as shown",
+        "  reject REASON           on the first line: it is not sent",
+        (
+            "  (to change the text of a notice with several addressees: reject it and draft it again)"
+            if several
+            else f"  an edited text between the lines {BEGIN_EDIT!r} and {END_EDIT!r}: the edit is approved and sent"
+        ),
+        "",
+        f"{TOKEN_LINE} {first.token}",
+    ]
+    team = cases.conversation(conn, first.case_id, cases.TEAM)
     assert team is not None
     outbox.draft(
         conn,
@@ -379,14 +467,16 @@ def _request_approval(
             from_addr=str(ctx.conduct),
             to=tuple(Address(m.name, m.addresses[0]) for m in chairs),
             subject=with_tag(
-                f"Approval needed: {draft.notice} (draft {draft.id})", ctx.settings.service.subject_tag, ref
+                f"Approval needed: {first.notice} (draft{'s' if several else ''} {ids})",
+                ctx.settings.service.subject_tag,
+                ref,
             ),
-            text=text + "\n",
+            text="\n".join(lines) + "\n",
             reply_to=cases.address_of(ctx.conduct, ref, team),
             auto_submitted="auto-generated",
         ),
         kind=OutboundKind.APPROVAL_REQUEST,
-        case_id=draft.case_id,
+        case_id=first.case_id,
         conversation_id=team.id,
         now=now,
     )
@@ -400,7 +490,8 @@ class Decided:
     draft: NoticeDraftView
     state: str
     message: str
-    outbound_id: int | None
+    outbound_ids: tuple[int, ...] = ()
+    """The mails queued (one per addressee sent)."""
 
 
 def may_approve(conn: Connection, ctx: DraftingContext, draft: NoticeDraftView, approver: str) -> str | None:
@@ -424,10 +515,47 @@ def approve(
     now: datetime,
     edited_text: str | None = None,
 ) -> Decided:
+    """Approve a notice: each of its drafts (one per addressee) passes the policy gate on its own;
+    what passes is queued, what does not is held for a chair. The manuals' process is checked again
+    (a resolution may have been reopened since the draft was made)."""
     refused = may_approve(conn, ctx, draft, approver)
     if refused:
         raise DraftError(refused)
-    text = edited_text.strip() + "\n" if edited_text and edited_text.strip() else draft.text
+    group = [d for d in group_of(conn, draft) if d.state == AWAITING]
+    edited = edited_text.strip() + "\n" if edited_text and edited_text.strip() else None
+    if edited is not None and len(group) > 1:
+        raise DraftError(
+            f"draft {draft.id} goes to {len(group)} addressees, each with their own text: reject it and draft it again"
+            " to change it; nothing was sent"
+        )
+    why_not = process_refuses(conn, ctx, draft.case_id, draft.notice, now)
+    if why_not:
+        raise DraftError(f"{why_not}; nothing was sent")
+    if any(PLACEHOLDER in (edited or one.text) for one in group):
+        raise DraftError(
+            f"the notice still says {PLACEHOLDER!r} where the committee must write: approve it with the text completed"
+            f" (between the lines {BEGIN_EDIT!r} and {END_EDIT!r}), or reject it and draft it again; nothing was sent"
+        )
+    sent: list[int] = []
+    held: list[str] = []
+    for one in group:
+        outbound_id, finding = _approve_one(conn, ctx, one, approver, edited or one.text, now)
+        if outbound_id is not None:
+            sent.append(outbound_id)
+        else:
+            held.append(f"draft {one.id}: {finding}")
+    if not held:
+        said = f"draft {draft.id} approved and sent" if len(group) == 1 else f"{len(sent)} notices approved and sent"
+        return Decided(draft, SENT, said, tuple(sent))
+    said = "approved, but the policy gate held " + (
+        "it:\n" + held[0].partition(": ")[2] if len(group) == 1 else f"{len(held)} of {len(group)}:\n" + "\n".join(held)
+    )
+    return Decided(draft, HELD if not sent else SENT, said, tuple(sent))
+
+
+def _approve_one(
+    conn: Connection, ctx: DraftingContext, draft: NoticeDraftView, approver: str, text: str, now: datetime
+) -> tuple[int | None, str]:
     decision = _gate(conn, ctx, draft, text, now)
     values: dict[str, Any] = {
         "draft_id": draft.id,
@@ -441,7 +569,7 @@ def approve(
         rules = tuple(sorted({v.rule for v in decision.violations}))
         held = Held("notice", rules, tuple(v.summary for v in decision.violations[:20]), approver, draft.id)
         diary.append(conn, draft.case_id, held, at=now, actor=approver, subject=draft.subject)
-        return Decided(draft, HELD, "approved, but the policy gate held it:\n" + decision.explain(), None)
+        return None, decision.explain()
     content, _ = _content(conn, ctx, draft, text)
     sent = outbox.draft(
         conn,
@@ -458,13 +586,15 @@ def approve(
     decided = DraftDecided(draft.id, draft.notice, SENT, edited=text != draft.text)
     diary.append(conn, draft.case_id, decided, at=now, actor=approver)
     _plan_promised_dates(conn, draft, approver, now)
-    return Decided(draft, SENT, f"draft {draft.id} approved and sent", sent.id)
+    return sent.id, ""
 
 
 def _plan_promised_dates(conn: Connection, draft: NoticeDraftView, approver: str, now: datetime) -> None:
     """Every date the sent notice promised (reply by, feedback by, ends on ...) becomes a deadline."""
+    promised = draft.detail.get("promised")
+    dates = promised if isinstance(promised, dict) else {k: draft.values.get(k) for k in PROMISED_DATES}
     for key in PROMISED_DATES:
-        value = draft.values.get(key)
+        value = dates.get(key)
         if not value:
             continue
         try:
@@ -488,11 +618,13 @@ def reject(
     refused = may_approve(conn, ctx, draft, approver)
     if refused:
         raise DraftError(refused)
-    conn.execute(
-        _UPDATE,
-        {"draft_id": draft.id, "state": REJECTED, "reason": reason or "(no reason given)", "decided_at": now,
-         "decided_by": approver},
-    )  # fmt: skip
-    decided = DraftDecided(draft.id, draft.notice, REJECTED, reason=reason)
-    diary.append(conn, draft.case_id, decided, at=now, actor=approver)
-    return Decided(draft, REJECTED, f"draft {draft.id} rejected", None)
+    group = [d for d in group_of(conn, draft) if d.state == AWAITING]
+    for one in group:
+        conn.execute(
+            _UPDATE,
+            {"draft_id": one.id, "state": REJECTED, "reason": reason or "(no reason given)", "decided_at": now,
+             "decided_by": approver},
+        )  # fmt: skip
+        decided = DraftDecided(one.id, one.notice, REJECTED, reason=reason)
+        diary.append(conn, one.case_id, decided, at=now, actor=approver)
+    return Decided(draft, REJECTED, f"draft {', '.join(str(d.id) for d in group)} rejected")

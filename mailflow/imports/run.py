@@ -13,13 +13,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from mailflow.clock import utcnow
+from mailflow.committee import deadlines as schedule
+from mailflow.database import connection
 from mailflow.imports.source import Message, Source, date_order
 from mailflow.inbound.inline import process_now
 from mailflow.inbound.spool import Envelope, Spool
-from mailflow.model import InboundSource, InboundState
+from mailflow.model import CaseState, InboundSource, InboundState
+from mailflow.model import core as t
 from mailflow.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -44,6 +48,19 @@ class NoProgress:
 
     def end(self) -> None:
         pass
+
+
+@dataclass(frozen=True, slots=True)
+class ImportStart:
+    """How the cases an import opens start: history is recorded, not late.
+
+    ``state``: new (the default: the committee looks at each), open, investigating, or closed
+    (history that is done). ``deadlines``: plan the manuals' dates for the open ones, counted from
+    the import (a status update after ``status_update_days``), never from the messages' dates; no
+    acknowledgement is due, as none was sent."""
+
+    state: CaseState = CaseState.NEW
+    deadlines: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +90,7 @@ def import_history(
     *,
     progress: Progress | None = None,
     chunk: int = CHUNK,
+    start: ImportStart | None = None,
 ) -> ImportSummary:
     progress = progress or NoProgress()
     started = time.monotonic()
@@ -82,8 +100,8 @@ def import_history(
     tally = _Tally()
     progress.begin(len(ordered))
     try:
-        for start in range(0, len(ordered), chunk):
-            part = ordered[start : start + chunk]
+        for begin in range(0, len(ordered), chunk):
+            part = ordered[begin : begin + chunk]
             fits = [e for e in part if e.size is None or e.size <= max_size]
             read = list(source.read(fits))
             messages = [m for m in read if len(m.raw) <= max_size]
@@ -99,6 +117,7 @@ def import_history(
             progress.advance(len(part))
     finally:
         progress.end()
+    _start_cases(runtime, tally.opened, start or ImportStart())
     summary = ImportSummary(
         source=source.label,
         read=tally.read + tally.too_big,
@@ -129,6 +148,7 @@ class _Tally:
     already: int = 0
     duplicates: int = 0
     cases: int = 0
+    opened: list[int] = field(default_factory=list)
     quarantined: int = 0
     too_big: int = 0
 
@@ -147,5 +167,25 @@ def _take(runtime: Runtime, spool: Spool, messages: Sequence[Message], tally: _T
         if outcome.inbound_id not in fresh:
             continue
         tally.cases += outcome.created
+        if outcome.created and outcome.case_id is not None:
+            tally.opened.append(outcome.case_id)
         tally.quarantined += outcome.state is InboundState.QUARANTINED
         tally.duplicates += outcome.state is InboundState.DUPLICATE
+
+
+def _start_cases(runtime: Runtime, case_ids: Sequence[int], start: ImportStart) -> None:
+    """Put the cases this import opened in the state it was asked for, with deadlines if asked."""
+    if not case_ids or (start.state is CaseState.NEW and not start.deadlines):
+        return
+    now = utcnow()
+    notices = runtime.settings.notices
+    with connection(runtime.engine) as conn:
+        for begin in range(0, len(case_ids), 500):
+            ids = list(case_ids[begin : begin + 500])
+            conn.execute(
+                t.cases.update().where(t.cases.c.id.in_(ids), t.cases.c.imported.is_(True)),
+                {"state": start.state},
+            )
+            if start.deadlines:
+                for case_id in ids:
+                    schedule.plan_imported_case(conn, case_id, now, notices)

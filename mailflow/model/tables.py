@@ -96,6 +96,10 @@ class Case(SQLModel, table=True):
     """The resolution adopted (a response type of the manuals), once the committee decided."""
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     enacted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    mediation_started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """When mediation began: every reporter and reported person had agreed to it and to the mediator."""
+    mediation_report_seq: int | None = None
+    """The diary entry holding the mediator's report; the committee decides once every party vetted it."""
 
     __table_args__ = (UniqueConstraint("year", "number"),)
 
@@ -117,6 +121,9 @@ class Party(SQLModel, table=True):
     """The diary entry of the reporter's agreement that an apology be asked for."""
     no_contact_seq: int | None = None
     """The diary entry of this party's wish for no further contact: mail to them is refused."""
+    report_vetted_seq: int | None = None
+    """The diary entry of this party's approval of the mediator's report (Jupyter: "a report
+    (vetted by all parties to the process)")."""
 
 
 class Conversation(SQLModel, table=True):

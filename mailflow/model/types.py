@@ -117,6 +117,7 @@ class AlertKind(StrEnum):
     HELD = "held"  # outgoing mail the policy gate held
     DELIVERY_FAILED = "delivery_failed"  # a mail that could not be delivered
     BOUNCED = "bounced"  # a mail that came back
+    OVERDUE = "overdue"  # a deadline of the manuals (or a promised date) passed
 
 
 class OutboundKind(StrEnum):

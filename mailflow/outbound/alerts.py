@@ -40,6 +40,7 @@ _TITLES = {
     AlertKind.HELD: "Mail the policy gate held",
     AlertKind.DELIVERY_FAILED: "Mail that could not be delivered",
     AlertKind.BOUNCED: "Mail that came back undelivered",
+    AlertKind.OVERDUE: "Deadlines that passed",
 }
 _HOW = {
     AlertKind.UNPLACED: "See them with: mailflow inbound list --unplaced (each is kept as received).",
@@ -47,6 +48,7 @@ _HOW = {
     AlertKind.HELD: "See them with: mailflow held list.",
     AlertKind.DELIVERY_FAILED: "See them with: mailflow outbox list --state failed.",
     AlertKind.BOUNCED: "See them with: mailflow outbox list --state bounced.",
+    AlertKind.OVERDUE: "Each case's deadlines: mailflow cases show REF (or /cases by mail).",
 }
 
 

@@ -24,9 +24,9 @@ from mailflow.case import conversations, diary
 from mailflow.case.entries import Held, Released
 from mailflow.case.service import ConversationRef
 from mailflow.errors import MailflowError
-from mailflow.model import ConversationKind, HeldState, OutboundKind, OutboundState
+from mailflow.model import AlertKind, ConversationKind, HeldState, OutboundKind, OutboundState
 from mailflow.model import core as t
-from mailflow.outbound import outbox
+from mailflow.outbound import alerts, outbox
 from mailflow.outbound.compose import Draft
 from mailflow.policy.outgoing import Decision, Recipient
 
@@ -155,6 +155,8 @@ def hold(
     ).scalar_one()
     held = by_id(conn, held_id)
     assert held is not None
+    summary = f"held mail {held_id} ({kind.value} by {author[:80]}): {', '.join(rules)}"
+    alerts.raise_alert(conn, AlertKind.HELD, summary, now=now, case_id=case_id, outbound_id=drafted.id)
     return held
 
 

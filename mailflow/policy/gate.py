@@ -8,6 +8,8 @@ database, the network or a log. The mail is read once, by the one MIME reading
 ``mailflow/policy/rules/``, each citing the line of the manuals it implements:
 
 * ``recipients`` (rules/recipients.py): a mail with no outside recipient goes nowhere.
+* ``no-contact`` (rules/no_contact.py): jupyter-enforcement-manual.md line 93, a reporter "may at
+  their discretion refuse further contact with the violator": nothing goes to a person who asked.
 * ``recipient-markers`` (rules/recipient_markers.py): django-communications-guidelines.md lines
   12-17, "If adding or removing people from the recipients list of an email thread, note the
   change at the top of the email, like this: [+ John] [- Eric]".
@@ -37,6 +39,7 @@ from mailflow.mime.tree import read_message
 from mailflow.policy.outgoing import Decision, Outgoing, Violation, visible_header_names
 from mailflow.policy.rules import (
     committee_only,
+    no_contact,
     recipient_markers,
     recipients,
     reporter_protection,
@@ -48,6 +51,7 @@ Rule = Callable[[Outgoing, Surfaces], list[Violation]]
 
 RULES: tuple[tuple[str, Rule], ...] = (
     (recipients.RULE, recipients.check),  # someone outside must receive it
+    (no_contact.RULE, no_contact.check),  # nobody who asked for no further contact
     (recipient_markers.RULE, recipient_markers.check),  # [+ John] / [- Eric] at the top
     (reporter_protection.RULE, reporter_protection.check),  # no reporter's identity, words or files
     (withheld.RULE, withheld.check),  # the reported person held back from third parties

@@ -61,6 +61,8 @@ class Outgoing:
     withheld: tuple[Identity, ...] = ()  # identities held back from third parties now
     insiders: frozenset[str] = frozenset()  # committee and conduct addresses: never "outside"
     committee_only: tuple[CommitteeOnly, ...] = ()  # notes, commands, tokens, internal addresses
+    no_contact: frozenset[str] = frozenset()
+    """Addresses of people who asked for no further contact."""
     ours: tuple[str, ...] = ()
     """Texts the committee itself sent on the case: a protected person who quotes them does not
     make them their words (their sentences are not held as quotations)."""

@@ -369,3 +369,51 @@ def test_a_real_list_archive_threads_the_same_whatever_the_order_of_the_file(tmp
         stack.stop_all()
     assert partitions[0] == partitions[1]
     assert 1 < len(partitions[0]) < 150  # replies joined the cases of what they answer
+
+
+@pytest.mark.corpus
+def test_a_real_list_month_imported_then_ticked_sends_nothing(tmp_path: Path) -> None:
+    """The defect: a 292-message list month opened 65 cases, and the first tick fired 130 deadlines
+    and queued 195 mails. History is recorded, not late: an import plans nothing unless asked, and
+    then counts from the import, never from the messages' dates."""
+    from mailflow.model import Case, CaseState, Deadline, OutboundMessage
+    from tests.support.cli import run
+    from tests.support.stack import write_config
+
+    archive = corpus_file("fedora-devel-list-2010-01/2010-January.mbox")
+    stack = Stack("import-tick", tmp_path / "plain", None, "stub://")
+    config = write_config(tmp_path / "plain.toml", stack.settings())
+
+    # Given the month imported as it comes, and a tick a month later
+    imported = run(config, "import", "mbox", str(archive), "--quiet")
+    assert imported.returncode == 0, imported.stderr
+    ticked = run(config, "tick", "--now", "2026-12-31T00:00:00+00:00")
+
+    # Then nothing fired and nothing waits to leave: no alert, no draft, no approval request
+    assert b"0 deadline(s) fired" in ticked.stdout, ticked.stdout + ticked.stderr
+    assert stack.count(OutboundMessage) == 0 and stack.count(Deadline) == 0
+    opened = stack.count(Case)
+    assert opened > 10
+    stack.stop_all()
+
+    # Given the same month imported as closed history, and as cases the committee takes up
+    closed = Stack("closed", tmp_path / "closed", None, "stub://")
+    closed_config = write_config(tmp_path / "closed.toml", closed.settings())
+    assert run(closed_config, "import", "mbox", str(archive), "-q", "--state", "closed").returncode == 0
+    with closed.session() as s:
+        assert {c.state for c in s.scalars(select(Case))} == {CaseState.CLOSED}
+    closed.stop_all()
+
+    live = Stack("live", tmp_path / "live", None, "stub://")
+    live_config = write_config(tmp_path / "live.toml", live.settings())
+    before = datetime.now(UTC)
+    assert run(live_config, "import", "mbox", str(archive), "-q", "--state", "open", "--deadlines").returncode == 0
+    with live.session() as s:
+        planned = list(s.scalars(select(Deadline)))
+    # one status update per case, counted from the import, nothing from 2010; no acknowledgement due
+    assert len(planned) == opened and {d.name for d in planned} == {"status-update-1"}
+    assert all(d.due_at >= before for d in planned)
+    assert b"0 deadline(s) fired" in run(live_config, "tick").stdout
+    bad = run(live_config, "import", "mbox", str(archive), "--state", "resolved")
+    assert bad.returncode == 64 and b"--state is one of" in bad.stdout + bad.stderr
+    live.stop_all()

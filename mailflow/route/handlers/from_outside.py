@@ -18,7 +18,7 @@ from sqlalchemy import Connection, bindparam, select
 
 from mailflow.case import conversations, diary, standing
 from mailflow.case.entries import AutomaticReport, MemberExcluded
-from mailflow.drafting import deadlines as schedule
+from mailflow.committee import deadlines as schedule
 from mailflow.model import ConversationKind, MessageKind
 from mailflow.model import core as t
 from mailflow.route import acknowledge, fanout

@@ -168,7 +168,7 @@ def _decide(
         else:
             decided = drafts.approve(conn, ctx.drafting, draft, member.name, now=now, edited_text=reply.edited_text)
         text = decided.message
-        ids = [decided.outbound_id] if decided.outbound_id else []
+        ids = list(decided.outbound_ids)
     except drafts.DraftError as exc:
         text, ids = f"Not done: {exc}", []
         refusal = ApprovalRefused(str(exc)[:300], draft.id if draft else None)
@@ -189,9 +189,17 @@ def command_results(
     *,
     now: datetime,
 ) -> outbox.Drafted:
-    """Each command's outcome, mailed back to its author."""
+    """Each command's outcome, mailed back to its author; what other members must hear, to them
+    (only members who may act on the case: an excluded member hears nothing of it)."""
     lines = [f"{'done' if r.ok else 'REFUSED'}: {r.command.line}\n    {r.message}" for r in results]
     subject = "Commands: " + strip_prefixes(mail.parsed.subject)
+    out = standing.excluded(conn, mail.case.id)
+    for result in results:
+        for tell in result.tell:
+            members = [m for m in ctx.roster if m.name in tell.to and m.name not in out]
+            if members:
+                to_members(conn, ctx.settings, mail.case, members, tell.subject, tell.text, now=now,
+                           automatic="auto-generated")  # fmt: skip
     return to_members(
         conn,
         ctx.settings,
