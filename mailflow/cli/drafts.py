@@ -6,7 +6,9 @@ chair, not excluded from the case, each draft decided once), and the diary names
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -59,7 +61,7 @@ def list_drafts(ctx: typer.Context, as_json: JsonOption = False) -> None:
               as_json=as_json, title="Drafts")  # fmt: skip
 
 
-def _decide(ctx: typer.Context, draft_id: int, chair: str, reason: str | None) -> None:
+def _decide(ctx: typer.Context, draft_id: int, chair: str, reason: str | None, edited: str | None = None) -> None:
     runtime = _runtime(ctx)
     try:
         with connection(runtime.engine) as conn:
@@ -69,7 +71,7 @@ def _decide(ctx: typer.Context, draft_id: int, chair: str, reason: str | None) -
                 fail(f"no draft {draft_id}")
             drafting = runtime.services.drafting
             if reason is None:
-                decided = drafts.approve(conn, drafting, draft, chair, now=utcnow())
+                decided = drafts.approve(conn, drafting, draft, chair, now=utcnow(), edited_text=edited)
             else:
                 decided = drafts.reject(conn, drafting, draft, chair, reason, now=utcnow())
         deliver(runtime, list(decided.outbound_ids))
@@ -81,9 +83,23 @@ def _decide(ctx: typer.Context, draft_id: int, chair: str, reason: str | None) -
 
 
 @app.command("approve")
-def approve(ctx: typer.Context, draft_id: int, chair: AsOption) -> None:
+def approve(
+    ctx: typer.Context,
+    draft_id: int,
+    chair: AsOption,
+    text_file: Annotated[
+        Path | None,
+        typer.Option("--text-file", help="approve this text instead of the draft's (a file; - for standard input)"),
+    ] = None,
+) -> None:
     """Approve a draft as the named chair: it passes the policy gate and is sent."""
-    _decide(ctx, draft_id, chair, None)
+    edited = None
+    if text_file is not None:
+        try:
+            edited = sys.stdin.read() if str(text_file) == "-" else text_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            fail(f"cannot read {text_file}: {exc}")
+    _decide(ctx, draft_id, chair, None, edited)
 
 
 @app.command("reject")

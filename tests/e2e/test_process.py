@@ -100,6 +100,10 @@ class Committee:
         with self.stack.session() as s:
             return list(s.scalars(select(NoticeDraft).order_by(NoticeDraft.id)))
 
+    def draft(self, body: str, member: str = BO) -> None:
+        said = self.says(member, body)
+        assert "waiting for a chair" in said or "one approval decides them all" in said, said
+
     def approve(self) -> str:
         """Ada approves the newest approval request, from the shell (as in test_notices, by mail)."""
         draft = self.drafts()[-1]
@@ -485,3 +489,70 @@ def test_held_mail_and_passed_deadlines_reach_the_chair_in_a_digest_and_status_c
     # at most one digest per kind a day
     c.tick(hours=26)
     assert sum("Deadlines that passed" in s for s in c.subjects_to(ADA)) == 1
+
+
+# -- a whole case ----------------------------------------------------------------------------------
+
+
+def test_a_case_from_report_to_enacted_resolution(ends_stack: Stack) -> None:
+    """Every step the manuals ask for, in order, on SQLite and on Postgres + Redis: nothing held,
+    nothing sent before its time, and a tick long after finds nothing left undone."""
+    c = Committee(ends_stack)
+    stack = c.stack
+
+    # Jane's report is acknowledged at once; Ada makes Bo the lead; Eric is the reported person
+    assert [n.recipients for n in of_kind(stack, OutboundKind.ACKNOWLEDGEMENT)] == [[REPORTER]]
+    c.says(ADA, f"/lead Bo\n/party reported Eric Example <{ERIC}>\n/impact 3\n/likelihood 2\n")
+
+    # Bo writes to Jane personally (the acknowledgement promised it), and asks for more information
+    deliver(stack, c.service, member_mail(BO, c.reporter_address(), "Thank you, Jane.\n"), BO, c.reporter_address())
+    c.says(BO, "/draft reporter/request-for-information\n\nWhen did it start?\n")
+    assert "approved and sent" in c.approve()
+    c.writes(REPORTER, c.reporter_address(), "It started on Monday.\n", name="Jane Reporter")
+
+    # A week on, no resolution: the status update drafted by the deadline is completed and approved
+    assert "status-update-1" in c.tick(days=8)
+    [update] = [d for d in c.drafts() if d.notice == "reporter/status-update"]
+    assert "the text completed" in c.approve()  # its placeholders cannot go out as they are
+    completed = update.text.replace("[to be completed before approval]", "We have read everything you sent.")
+    (stack.tmp / "update.txt").write_text(completed)
+    args = ("drafts", "approve", str(update.id), "--as", "Ada Chair", "--text-file", str(stack.tmp / "update.txt"))
+    done = run(c.config, *args)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    # Eric is offered a right of reply and answers
+    c.says(BO, "/draft reported/right-of-reply\ncoc_section: Be respectful\n\nA message in the chat.\n")
+    assert "approved and sent" in c.approve()
+    [to_eric] = delivered_to(stack, ERIC)
+    c.writes(ERIC, header(to_eric, "Reply-To"), "I did not mean it that way.\n", name="Eric Example")
+
+    # The committee decides: Bo proposes a private reprimand, Ada and Cy agree
+    c.adopt("private-reprimand")
+    assert "no feedback request" in c.says(BO, "/enact\n")
+
+    # Jane's feedback is asked for and given; then the reprimand goes to Eric and it is enacted
+    said = c.says(BO, "/draft reporter/feedback-request\n\nA private reprimand from the committee.\n")
+    assert "waiting for a chair" in said, said
+    assert "approved and sent" in c.approve()
+    c.writes(REPORTER, c.reporter_address(), "That seems fair.\n", name="Jane Reporter")
+    values = "coc_section: Be respectful\nimpact: It hurt people.\nexpectation: Keep reviews about the code.\n"
+    said = c.says(BO, f"/draft reported/resolution-private-reprimand\n{values}\nThe message in the chat.\n")
+    assert "waiting for a chair" in said, said
+    assert "approved and sent" in c.approve()
+    assert "is enacted" in c.says(BO, "/enact\n")
+    case = c.state()
+    assert case.state is CaseState.RESOLVED and case.enacted_at is not None and case.resolution == "private-reprimand"
+
+    # Jane hears the outcome, the board gets its report, and the chair closes the case
+    c.draft("/draft reporter/resolution\nfollow_up: Nothing more is needed from you.\n\nA private reprimand.\n")
+    assert "approved and sent" in c.approve()
+    c.draft("/draft board/report\nkind: report\nsummary: A message in the chat.\n\nA private reprimand.\n")
+    assert "approved and sent" in c.approve()
+    assert "the case is closed" in c.says(ADA, "/close enacted and reported to the board\n")
+
+    # Nothing was held; every notice went to one person; a tick long after has nothing to do
+    assert not [o for o in stack.outbound() if o.state.value == "held"]
+    assert all(len(n.recipients) == 1 for n in c.notices()) and len(c.notices()) == 7
+    assert "0 deadline(s) fired" in c.tick(days=90)
+    shown = run(c.config, "cases", "show", case.ref).stdout.decode()
+    assert "diary chain: intact" in shown and "(closed)" in shown
