@@ -8,7 +8,9 @@ from sqlalchemy import Connection, bindparam, select
 
 from mailflow.case import diary
 from mailflow.case.entries import StateChanged
-from mailflow.errors import MailflowError
+from mailflow.errors import (
+    TransitionRefused,
+)
 from mailflow.model import CaseState
 from mailflow.model import core as t
 
@@ -22,10 +24,6 @@ TRANSITIONS: dict[CaseState, frozenset[CaseState]] = {
     CaseState.RESOLVED: frozenset({CaseState.INVESTIGATING, CaseState.CLOSED}),
     CaseState.CLOSED: frozenset({CaseState.OPEN}),
 }
-
-
-class TransitionRefused(MailflowError):
-    pass
 
 
 def check_transition(current: CaseState, target: CaseState) -> None:

@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 
 from mailflow.cli import committee, drafts, held, imap, imports, status, templates, views
 from mailflow.cli.context import CliContext
-from mailflow.cli.output import console, fail
+from mailflow.cli.output import configure_logging, console, fail
 from mailflow.config import load_settings
 from mailflow.errors import ConfigError, MailflowError, TemporaryFailure
 
@@ -93,17 +93,6 @@ def _root(ctx: typer.Context, config: ConfigOption = None) -> None:
     ctx.obj = CliContext(config)
 
 
-def _configure_logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # Third-party loggers that would echo addresses or message lines at their chatty levels.
-    for noisy in ("mail.log", "aiosmtpd", "dramatiq", "pika", "imapclient"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
 @app.command("check-config")
 def check_config(
     ctx: typer.Context,
@@ -135,7 +124,7 @@ def serve(ctx: typer.Context, verbose: Annotated[bool, typer.Option("--verbose",
     """Run the service: listeners, the embedded worker (by default) and the recovery sweep."""
     from mailflow.service import Service
 
-    _configure_logging(verbose)
+    configure_logging(verbose)
     try:
         service = Service(ctx.obj.settings).start()
     except ConfigError as exc:
@@ -188,7 +177,7 @@ def worker(share: Annotated[str, typer.Option(help="K/N: this process takes the 
     """An embedded worker process (started by `mailflow serve` with [queue] worker_processes)."""
     from mailflow.embedded import run_child
 
-    _configure_logging()
+    configure_logging()
     index, _, count = share.partition("/")
     run_child(sys.stdin.buffer, (int(index), int(count)))
 

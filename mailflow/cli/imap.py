@@ -15,7 +15,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.markup import escape
 
-from mailflow.cli.output import console, fail
+from mailflow.cli.output import configure_logging, console, fail
 from mailflow.config import ImapSettings, Settings
 from mailflow.errors import ConfigError, TemporaryFailure
 
@@ -69,14 +69,13 @@ def poll(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Fetch new mail from the configured folders (and keep doing so, without --once)."""
-    from mailflow.cli import _configure_logging
     from mailflow.inbound.imap import ImapPoller
     from mailflow.inbound.imap_session import ImapError
     from mailflow.inbound.inline import handoff
     from mailflow.inbound.spool import Spool
     from mailflow.runtime import Runtime
 
-    _configure_logging(verbose)
+    configure_logging(verbose)
     settings = settings_of(ctx)
     imap = imap_settings(settings)
     try:

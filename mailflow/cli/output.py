@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
@@ -55,3 +57,15 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
     errors.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
     raise typer.Exit(code)
+
+
+def configure_logging(verbose: bool = False) -> None:
+    """Log lines to stderr for the long-running commands (serve, imap poll, ingest)."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # Third-party loggers that would echo addresses or message lines at their chatty levels.
+    for noisy in ("mail.log", "aiosmtpd", "dramatiq", "pika", "imapclient"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

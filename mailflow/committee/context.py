@@ -18,16 +18,14 @@ from sqlalchemy import Connection, bindparam, select
 from mailflow.auth import RosterMember
 from mailflow.case import diary, parties, standing
 from mailflow.drafting.drafts import DraftingContext
-from mailflow.errors import MailflowError
+from mailflow.errors import (
+    CommandError,
+)
 from mailflow.model import core as t
 
 _ENTRY = select(t.diary.c.kind, t.diary.c.from_addr, t.diary.c.unverified).where(
     t.diary.c.case_id == bindparam("case_id"), t.diary.c.seq == bindparam("seq")
 )
-
-
-class CommandError(MailflowError):
-    """A command refused; the message says why and how to give it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from mailflow.case import service as cases
 from mailflow.case.entries import DraftDecided, DraftRequested, Held
 from mailflow.config import Settings
 from mailflow.drafting import feedback
+from mailflow.errors import DraftError
 from mailflow.model import ConversationKind, OutboundKind, PartyRole
 from mailflow.model import core as t
 from mailflow.notices import catalogue
@@ -67,10 +68,6 @@ _SENT_OF_NOTICE = select(_d.id).where(
 
 PROMISED_DATES = ("reply_by", "feedback_by", "respond_by", "answer_by", "ends_on")
 """Template keys whose date a sent notice promises: each becomes a deadline of the case."""
-
-
-class DraftError(Exception):
-    """A draft that cannot be made, or a decision that cannot be taken; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)

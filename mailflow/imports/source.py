@@ -16,13 +16,11 @@ from email.policy import compat32
 from email.utils import parsedate_to_datetime
 from typing import Protocol
 
-from mailflow.errors import MailflowError
+from mailflow.errors import (
+    ImportSourceError,  # noqa: F401  (raised here; the hierarchy is in errors.py)
+)
 
 MAX_HEADER_BYTES = 256 * 1024
-
-
-class ImportSourceError(MailflowError):
-    """The file, directory or folder to import cannot be read."""
 
 
 @dataclass(frozen=True, slots=True)

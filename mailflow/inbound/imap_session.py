@@ -23,28 +23,15 @@ from imapclient import IMAPClient
 from imapclient.exceptions import CapabilityError, IMAPClientAbortError, IMAPClientError, LoginError
 
 from mailflow.config import ImapSettings
-from mailflow.errors import MailflowError, TemporaryFailure
-
-
-class ImapError(MailflowError):
-    """Talking to the IMAP server failed."""
-
-
-class ImapUnavailable(ImapError, TemporaryFailure):
-    """The server cannot be reached, or dropped the connection: try again later."""
-
-
-class ImapLoginFailed(ImapError):
-    """The server refused our credentials."""
-
-
-class ImapTlsFailed(ImapError):
-    """The connection could not be secured as configured."""
-
-
-class ImapFolderMissing(ImapError):
-    """A folder named in the configuration does not exist on the server."""
-
+from mailflow.errors import (  # noqa: F401  (raised here; the hierarchy is in errors.py)
+    ImapError,
+    ImapFolderMissing,
+    ImapLoginFailed,
+    ImapTlsFailed,
+    ImapUnavailable,
+    MailflowError,
+    TemporaryFailure,
+)
 
 TOKEN_COMMAND_SECONDS = 30.0
 """How long ``oauth2_token_command`` may take to print a token."""

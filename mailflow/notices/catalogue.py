@@ -34,6 +34,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from mailflow.errors import NoticeError
 from mailflow.outbound.render import Rendered, Renderer, TemplateError
 from mailflow.parse.subject import tag_for
 
@@ -51,10 +52,6 @@ RESOLUTION_DAYS = 7  # Jupyter: "aim to have a resolution agreed upon within one
 MEDIATION_DAYS = 14  # Jupyter: "Establish a timeline for mediation to complete, ideally within two weeks."
 
 _EMPTY: Mapping[str, tuple[str, ...]] = MappingProxyType({})
-
-
-class NoticeError(TemplateError):
-    """An unknown notice, a missing context key, or a value outside a notice's choices."""
 
 
 @dataclass(frozen=True)

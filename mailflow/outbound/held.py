@@ -23,7 +23,9 @@ from sqlalchemy import Connection, Row, Select, bindparam, select
 from mailflow.case import conversations, diary
 from mailflow.case.entries import Held, Released
 from mailflow.case.service import ConversationRef
-from mailflow.errors import MailflowError
+from mailflow.errors import (
+    ReleaseRefused,
+)
 from mailflow.model import AlertKind, ConversationKind, HeldState, OutboundKind, OutboundState
 from mailflow.model import core as t
 from mailflow.outbound import alerts, outbox
@@ -69,10 +71,6 @@ _CONVERSATION: Select[int, int, int, str, str] = select(_c.id, _c.case_id, _c.nu
     _c.id == bindparam("conversation_id")
 )
 _REF = select(t.cases.c.ref).where(t.cases.c.id == bindparam("case_id"))
-
-
-class ReleaseRefused(MailflowError):
-    """A release that cannot be done (no such held mail, already decided, not a chair's)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,20 +16,12 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, meta, select_autoescape
 
-from mailflow.errors import MailflowError
+from mailflow.errors import HeaderError, MailflowError, TemplateError  # noqa: F401  (raised here; the hierarchy is in errors.py)
 
 _MONTHS = (
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
 )  # fmt: skip
-
-
-class TemplateError(MailflowError):
-    pass
-
-
-class HeaderError(TemplateError):
-    """A value meant for a mail header holds a line break."""
 
 
 @dataclass(frozen=True, slots=True)
