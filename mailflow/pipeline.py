@@ -27,7 +27,7 @@ from mailflow.auth import Arrival, DnsFunc, Roster, SenderCheck, check_sender
 from mailflow.clock import utcnow
 from mailflow.config import Settings
 from mailflow.database import connection, lock_for_threading
-from mailflow.drafting.drafts import DraftingContext
+from mailflow.drafting.context import DraftingContext
 from mailflow.errors import ParseFailure
 from mailflow.model import AlertKind, InboundSource, InboundState, MessageKind, OutboundState
 from mailflow.model import core as t

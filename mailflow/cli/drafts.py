@@ -18,7 +18,7 @@ from mailflow.cli.output import console, emit_rows, fail
 from mailflow.clock import utcnow
 from mailflow.committee import deadlines
 from mailflow.database import connection, lock_for_threading
-from mailflow.drafting import drafts
+from mailflow.drafting import approval, drafts
 from mailflow.inbound.inline import deliver
 from mailflow.model import core as t
 from mailflow.outbound import outbox
@@ -71,9 +71,9 @@ def _decide(ctx: typer.Context, draft_id: int, chair: str, reason: str | None, e
                 fail(f"no draft {draft_id}")
             drafting = runtime.services.drafting
             if reason is None:
-                decided = drafts.approve(conn, drafting, draft, chair, now=utcnow(), edited_text=edited)
+                decided = approval.approve(conn, drafting, draft, chair, now=utcnow(), edited_text=edited)
             else:
-                decided = drafts.reject(conn, drafting, draft, chair, reason, now=utcnow())
+                decided = approval.reject(conn, drafting, draft, chair, reason, now=utcnow())
         deliver(runtime, list(decided.outbound_ids))
         console.print(decided.message, highlight=False, markup=False)
     except drafts.DraftError as exc:

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, bindparam, select
 
 from mailflow.auth import RosterMember
 from mailflow.case import diary, parties, standing
-from mailflow.drafting.drafts import DraftingContext
+from mailflow.drafting.context import DraftingContext
 from mailflow.errors import (
     CommandError,
 )

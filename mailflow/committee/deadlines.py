@@ -44,8 +44,8 @@ from mailflow.case.entries import DeadlineFired
 from mailflow.committee import voting
 from mailflow.config import NoticeSettings
 from mailflow.database import connection, lock_for_threading
-from mailflow.drafting import drafts
-from mailflow.drafting.drafts import DraftingContext
+from mailflow.drafting import approval, drafts
+from mailflow.drafting.context import DraftingContext
 from mailflow.model import AlertKind, CaseState, ConversationKind, OutboundKind, OutboundState
 from mailflow.model import core as t
 from mailflow.outbound import alerts
@@ -190,7 +190,7 @@ def _status_update(
     values = {"projected_timeline": drafts.PLACEHOLDER, "status": drafts.PLACEHOLDER}
     try:
         with conn.begin_nested():
-            draft = drafts.create(
+            draft = approval.ask(
                 conn, ctx, item.case_id, "reporter/status-update", owner="mailflow", values=values, now=now,
                 detail={"deadline": item.name},
             )  # fmt: skip
@@ -249,7 +249,7 @@ def _deadlock(
     try:
         with conn.begin_nested():
             values = {"kind": "escalation", "summary": drafts.PLACEHOLDER, "decision": drafts.PLACEHOLDER}
-            drafts.create(conn, ctx, item.case_id, "board/report", owner="mailflow", values=values, now=now)
+            approval.ask(conn, ctx, item.case_id, "board/report", owner="mailflow", values=values, now=now)
     except drafts.DraftError as exc:
         _tell(conn, ctx, item, _chairs(conn, ctx, item.case_id), "Deadlock", f"{what}, but: {exc}", now)
     return what
@@ -295,7 +295,7 @@ _ACTIONS: dict[str, Action] = {
 
 
 def _chairs(conn: Connection, ctx: DraftingContext, case_id: int) -> list[RosterMember]:
-    return drafts.approvers(conn, ctx, case_id)
+    return approval.approvers(conn, ctx, case_id)
 
 
 def _leads(conn: Connection, ctx: DraftingContext, case_id: int) -> list[RosterMember]:

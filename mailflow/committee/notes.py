@@ -20,7 +20,7 @@ from sqlmodel import Session
 from mailflow.case import deadlines, standing
 from mailflow.case.views import header_lines, show_case
 from mailflow.committee.context import CommandError, Context, Reply
-from mailflow.drafting import drafts
+from mailflow.drafting import approval, drafts
 from mailflow.model import CaseState
 from mailflow.model import core as t
 from mailflow.parse.addresses import ConductAddress
@@ -80,7 +80,7 @@ def _draft(ctx: Context, args: str) -> str:
         raise CommandError("say which notice: /draft AUDIENCE/NOTICE (e.g. reporter/status-update)")
     values, message = _draft_values(ctx.body)
     try:
-        made = drafts.create(
+        made = approval.ask(
             ctx.conn, ctx.drafting, ctx.case_id, notice, owner=ctx.member.name, values=values, message=message,
             now=ctx.now,
         )  # fmt: skip

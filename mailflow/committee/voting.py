@@ -23,8 +23,8 @@ from mailflow.case import service as cases
 from mailflow.case.decisions import Outcome, Proposal, ProposalState, Tally
 from mailflow.case.entries import Decided
 from mailflow.config import Settings
-from mailflow.drafting import drafts
-from mailflow.drafting.drafts import DraftingContext
+from mailflow.drafting import approval, drafts
+from mailflow.drafting.context import DraftingContext
 from mailflow.model import CaseState
 from mailflow.model import core as t
 from mailflow.outbound.to_members import to_members
@@ -98,7 +98,7 @@ def _follow(
     try:
         with conn.begin_nested():
             values = {"kind": "escalation", "summary": drafts.PLACEHOLDER, "decision": drafts.PLACEHOLDER}
-            draft = drafts.create(
+            draft = approval.ask(
                 conn, ctx, proposal.case_id, "board/report", owner="mailflow", values=values, now=now,
                 detail={"proposal": proposal.id},
             )  # fmt: skip

@@ -30,6 +30,7 @@ _e = t.diary.c
 _ANSWERS: Select[int, str | None, datetime, str | None] = select(_e.seq, _e.from_addr, _e.at, _e.new_text).where(
     _e.case_id == bindparam("case_id"), _e.inbound_id.is_not(None), _e.at >= bindparam("since")
 )
+_CASE_RESOLUTION: Select[str | None] = select(t.cases.c.resolution).where(t.cases.c.id == bindparam("case_id"))
 _WAIVED = select(t.cases.c.right_of_reply_waived_seq).where(t.cases.c.id == bindparam("case_id"))
 
 
@@ -88,3 +89,30 @@ def state(conn: Connection, case_id: int, window: timedelta) -> FeedbackState:
         right_of_reply=right,
         right_of_reply_waived=waived,
     )
+
+
+def refuses(conn: Connection, case_id: int, notice_name: str, window: timedelta, now: datetime) -> str | None:
+    """Why the manuals' process does not allow this notice yet, or None.
+
+    Jupyter: "Once a resolution is agreed upon, but before it is enacted, the committee will contact
+    the original reporter ... and explain the proposed resolution": a feedback request needs an
+    adopted resolution. A resolution notice carries out the adopted resolution (and only that one),
+    after the feedback and the right of reply (Django: "before we finalise our decision")."""
+    audience, _, name = notice_name.partition("/")
+    resolution: str | None = conn.execute(_CASE_RESOLUTION, {"case_id": case_id}).scalar_one()
+    if name == "feedback-request":
+        if resolution is None:
+            return (
+                "a feedback request explains an adopted resolution: the committee proposes one (/propose TYPE TEXT)"
+                " and decides it by vote first"
+            )
+        return None
+    if name.startswith("resolution"):
+        if resolution is None:
+            return "no resolution is adopted on this case (/propose TYPE TEXT, then the committee's vote)"
+        if audience == "reported" and name != f"resolution-{resolution}":
+            return f"the adopted resolution is {resolution}: its notice is reported/resolution-{resolution}"
+        why_not = state(conn, case_id, window).may_enact(now)
+        if why_not:
+            return f"not before the resolution may be enacted: {why_not}"
+    return None

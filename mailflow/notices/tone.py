@@ -127,3 +127,13 @@ def tone_advice(text: str) -> list[Advice]:
                 continue  # overlaps an earlier finding ("toxic person" covers "toxic")
             found[(start, end)] = Advice(phrase=match[0], excerpt=_excerpt(text, start, end), why=why)
     return [found[span] for span in sorted(found)]
+
+
+def advice_lines(text: str) -> list[str]:
+    """Lines for the approval request ("" when there is nothing to say), ending with a blank line."""
+    found = tone_advice(text)
+    if not found:
+        return []
+    lines = ["Tone (Django guidelines: stick to observed facts) - consider rewording:"]
+    lines += [f"  - {a.excerpt!r}: {a.why}" for a in found[:10]]
+    return [*lines, ""]

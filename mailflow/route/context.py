@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 from mailflow.auth import RosterMember
 from mailflow.case import standing
 from mailflow.config import Settings
-from mailflow.drafting.drafts import DraftingContext
+from mailflow.drafting.context import DraftingContext
 from mailflow.outbound.render import Renderer
 from mailflow.parse.addresses import ConductAddress
 from mailflow.route import fanout, relay

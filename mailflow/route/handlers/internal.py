@@ -164,9 +164,9 @@ def _decide(
                 f" {drafts.BEGIN_EDIT!r} and {drafts.END_EDIT!r}; nothing was sent"
             )
         if reply.verb == "reject":
-            decided = drafts.reject(conn, ctx.drafting, draft, member.name, reply.reason, now=now)
+            decided = approval.reject(conn, ctx.drafting, draft, member.name, reply.reason, now=now)
         else:
-            decided = drafts.approve(conn, ctx.drafting, draft, member.name, now=now, edited_text=reply.edited_text)
+            decided = approval.approve(conn, ctx.drafting, draft, member.name, now=now, edited_text=reply.edited_text)
         text = decided.message
         ids = list(decided.outbound_ids)
     except drafts.DraftError as exc:
