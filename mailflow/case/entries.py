@@ -29,6 +29,7 @@ __all__ = [
     "Payload",
     "Received",
     "RecipientsChanged",
+    "Redacted",
     "Refused",
     "ReleaseRefused",
     "Released",
@@ -253,6 +254,28 @@ class DraftDecided(Payload):
     reason: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Redacted(Payload):
+    """Retention removed the words and addresses of the entries before this one
+    (``mailflow.case.diary.redact``). Each of them keeps its place, its hash and what is left of it;
+    ``sealed`` holds (seq, hash, digest of what is left) for each, so the chain still verifies and
+    an edit of what is left is still seen."""
+
+    NAME = "redaction"
+    sealed: tuple[tuple[int, str, str], ...] = ()
+    reason: str = ""
+    removed: tuple[str, ...] = ()
+    """What was removed, in words (no personal data)."""
+
+    def detail(self) -> dict[str, Any]:
+        return {
+            "note": self.NAME,
+            "sealed": [list(item) for item in self.sealed],
+            "reason": self.reason,
+            "removed": list(self.removed),
+        }
+
+
 _NOTES: dict[str, type[Payload]] = {
     cls.NAME: cls
     for cls in (
@@ -267,6 +290,7 @@ _NOTES: dict[str, type[Payload]] = {
         ReleaseRefused,
         DraftRequested,
         DraftDecided,
+        Redacted,
     )
 }
 _BY_KIND: dict[DiaryKind, type[Payload]] = {
@@ -301,5 +325,9 @@ def read(kind: DiaryKind, detail: dict[str, Any]) -> Payload | None:
 
 
 def _tuples(cls: type[Payload], values: dict[str, Any]) -> dict[str, Any]:
-    """Lists stored as JSON become the tuples the payload declares."""
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    """Lists stored as JSON become the tuples the payload declares (lists of lists: tuples of tuples)."""
+    return {k: tuple(_tuple(i) for i in v) if isinstance(v, list) else v for k, v in values.items()}
+
+
+def _tuple(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
