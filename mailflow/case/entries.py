@@ -25,6 +25,7 @@ __all__ = [
     "DraftDecided",
     "DraftRequested",
     "Held",
+    "Linked",
     "MemberExcluded",
     "Payload",
     "Received",
@@ -255,6 +256,17 @@ class DraftDecided(Payload):
 
 
 @dataclass(frozen=True, slots=True)
+class Linked(Payload):
+    """Another case was linked to this one (a retaliation for it, the same incident, merged into it)."""
+
+    NAME = "linked"
+    link: str = ""
+    other: str = ""
+    """The other case's reference."""
+    said: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Redacted(Payload):
     """Retention removed the words and addresses of the entries before this one
     (``mailflow.case.diary.redact``). Each of them keeps its place, its hash and what is left of it;
@@ -290,6 +302,7 @@ _NOTES: dict[str, type[Payload]] = {
         ReleaseRefused,
         DraftRequested,
         DraftDecided,
+        Linked,
         Redacted,
     )
 }

@@ -395,3 +395,13 @@ _HANDLERS = {
     "mediation": _marker("mediation", "mediation started: a reminder follows if it is still open after 14 days"),
     "deadlock": _marker("deadlock", "no consensus recorded: an escalation to the board is drafted after 7 days"),
 }
+
+
+def register(extend: Callable[[dict[str, Callable[[Context, str], str]]], str]) -> None:
+    """Commands of another package (``mailflow.records``): ``extend`` adds its handlers (or wraps
+    these) and returns its lines of /help."""
+    global HELP
+    HELP = f"{HELP}\n{extend(_HANDLERS).rstrip()}"
+
+
+import mailflow.records.commands  # noqa: E402,F401  (registers the records' commands by mail)

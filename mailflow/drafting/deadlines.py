@@ -42,6 +42,7 @@ from mailflow.model import CaseState, ConversationKind, OutboundKind, OutboundSt
 from mailflow.model import core as t
 from mailflow.outbound import alerts
 from mailflow.outbound.to_members import to_members
+from mailflow.records import schedule as records
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,7 @@ def tick(engine: Engine, ctx: DraftingContext, now: datetime, *, stamp: datetime
         )
     for done in fired:
         log.info("deadline %s fired on case %s", done.name, done.case_ref)
+    records.tick(engine, ctx, stamp)  # the records' periodic work: questionnaires, heads, retention
     return fired
 
 
@@ -230,6 +232,7 @@ _ACTIONS: dict[str, Action] = {
     "unilateral": _unilateral,
     "mediation": _mediation,
     "deadlock": _deadlock,
+    **records.ACTIONS,  # the ban register's reminders
 }
 
 
