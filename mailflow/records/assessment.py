@@ -68,6 +68,8 @@ ALIASES = {
     "threat": "sexual_or_threat",
 }
 
+KEYS = frozenset({*BY_KEY, *FACTS})
+
 
 class AssessmentError(Exception):
     pass

@@ -81,7 +81,7 @@ def _assess(ctx: committee.Context, args: str) -> str:
         else:
             for line in ctx.body.replace("\r\n", "\n").split("\n"):
                 key, colon, value = line.partition(":")
-                if not colon or not key.strip() or " " in key.strip():
+                if not colon or assessment.normalise_key(key) not in assessment.KEYS:
                     if line.strip():
                         break  # the answers end where the free text begins
                     continue

@@ -71,7 +71,9 @@ class Filters:
 def rows(facts: Sequence[CaseFacts], filters: Filters = Filters()) -> list[LogRow]:
     earlier = earlier_cases(facts)
     chosen = [f for f in facts if _keeps(f, filters)]
-    return [_row(f, earlier.get(f.id, []), filters.visible_to) for f in chosen]
+    viewer = filters.visible_to
+    hidden = {f.id for f in facts if viewer and not f.visible_to(viewer)}
+    return [_row(f, earlier.get(f.id, []), viewer, hidden) for f in chosen]
 
 
 def _keeps(case: CaseFacts, filters: Filters) -> bool:
@@ -102,7 +104,7 @@ def _people(people: Iterable[str]) -> str:
     return "; ".join(people)
 
 
-def _row(case: CaseFacts, earlier: list[CaseFacts], viewer: str | None) -> LogRow:
+def _row(case: CaseFacts, earlier: list[CaseFacts], viewer: str | None, hidden: set[int]) -> LogRow:
     gone = case.anonymised_at is not None
     reporters = [p.shown for p in case.of_role("reporter")] or ["(not confirmed)"]
     about = [p.shown for p in case.of_role("reported")]
@@ -127,7 +129,7 @@ def _row(case: CaseFacts, earlier: list[CaseFacts], viewer: str | None) -> LogRo
         state=case.state.value if not case.merged_into else f"{case.state.value} (merged)",
         resolution=case.resolution or "",
         pattern=", ".join(e.ref for e in seen),
-        links=", ".join(f"{link.kind} {link.other_ref}" for link in case.links),
+        links=", ".join(f"{link.kind} {link.other_ref}" for link in case.links if link.other_id not in hidden),
     )
 
 
