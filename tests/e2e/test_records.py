@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from sqlalchemy import select, text, update
+from sqlmodel import SQLModel
 
 from mailflow.case import service as cases
 from mailflow.model import Blob, Case, DiaryEntry, DiaryKind, InboundMessage, OutboundKind, OutboundMessage
@@ -249,8 +250,8 @@ def test_verify_names_an_edited_a_deleted_a_reordered_entry_and_a_swapped_messag
     assert checked.returncode == 1 and "rewritten" in checked.stdout.decode()
 
 
-def test_export_and_retention_leave_no_personal_string(sqlite_stack: Stack) -> None:
-    stack = sqlite_stack
+def test_export_and_retention_leave_no_personal_string(db_stack: Stack) -> None:
+    stack = db_stack
     service = stack.start(stack.settings(**AUTH))
     case, addr = new_case(
         stack, service, "Jane Reporter <jane@example.net>", "Zebulon Quux shouted at me, call me on +1 555 0100.\n",
@@ -283,15 +284,17 @@ def test_export_and_retention_leave_no_personal_string(sqlite_stack: Stack) -> N
     assert [(v["ref"], v["expired"]) for v in json.loads(dry.stdout)] == [(case.ref, True)]
     assert run(config, "retention", "run", "--json").stdout.strip() != b""  # today: nothing expired
     assert json.loads(run(config, "retention", "run", "--json").stdout)[0]["expired"] is False
+    personal = [b"jane@example.net", b"Jane Reporter", b"Zebulon", b"zeb@example.com", b"Zebby", b"555 0100"]
+    assert len({f.partition(": ")[2] for f in _database_holds(stack, personal)}) == len(personal)  # all there before
     applied = run(config, "retention", "run", "--now", "2099-01-01", "--apply")
     assert applied.returncode == 0, applied.stderr
 
     # Nothing personal is left anywhere in the data directory, and the diary still verifies
-    personal = [b"jane@example.net", b"Jane Reporter", b"Zebulon", b"zeb@example.com", b"Zebby", b"555 0100"]
     for path in (stack.tmp / "data").rglob("*"):
         if path.is_file():
             content = path.read_bytes()
             assert not [p for p in personal if p in content], path
+    assert _database_holds(stack, personal) == []
     verified = run(config, "diary", "verify", case.ref)
     assert verified.returncode == 0, verified.stdout
     with stack.session() as s:
@@ -303,6 +306,17 @@ def test_export_and_retention_leave_no_personal_string(sqlite_stack: Stack) -> N
     row = json.loads(run(config, "log", "--json").stdout)[0]
     assert (row["reporter"], row["summary"], row["lead"]) == ("(removed)", "(removed)", "Ada Chair")
     assert json.loads(run(config, "retention", "run", "--now", "2099-01-01", "--json").stdout) == []
+
+
+def _database_holds(stack: Stack, needles: list[bytes]) -> list[str]:
+    """Every table, every row, read back through SQL: where any of ``needles`` is found."""
+    found = []
+    with stack.session() as s:
+        for table in SQLModel.metadata.sorted_tables:
+            for row in s.execute(select(table)):
+                flat = repr(tuple(row)).encode("utf-8") + b"".join(v for v in row if isinstance(v, bytes))
+                found += [f"{table.name}: {n.decode()}" for n in needles if n in flat]
+    return found
 
 
 def test_the_transparency_report_counts_without_identities(sqlite_stack: Stack, tmp_path: Path) -> None:

@@ -4,9 +4,13 @@ between cases, copies of records mailed to members, and the periodic tasks' last
 Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-03 10:00:00
+
+Cases that are already open get a record marked as if their lead had been sent the assessment
+questionnaire: it is sent only for cases a lead is assigned to from now on (``/assess`` shows it).
 """
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
@@ -103,6 +107,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
     )
+    _existing_cases(op.get_bind())
+
+
+def _existing_cases(conn: sa.Connection) -> None:
+    meta = sa.MetaData()
+    cases = sa.Table("cases", meta, autoload_with=conn)
+    record = sa.Table("case_record", meta, autoload_with=conn)
+    now = datetime.now(UTC)
+    rows = [
+        {"case_id": case_id, "summary": "", "answers": {}, "questionnaire_at": now, "updated_at": now}
+        for (case_id,) in conn.execute(sa.select(cases.c.id))
+    ]
+    if rows:
+        conn.execute(record.insert(), rows)
 
 
 def downgrade() -> None:
