@@ -10,6 +10,7 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, text, update
 from sqlmodel import SQLModel
 
@@ -362,3 +363,24 @@ def test_merge_closes_a_duplicate_into_the_case_it_reports(sqlite_stack: Stack) 
     assert set(reporters) == {"jane@example.net", "mo@example.org"}
     assert any("merged into" in t for t in _texts(stack, BO))
     assert of_kind(stack, OutboundKind.ACKNOWLEDGEMENT)
+
+
+def test_the_board_is_mailed_the_signed_heads_and_can_check_them(
+    sqlite_stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = sqlite_stack
+    monkeypatch.setenv("MAILFLOW_RECORDS__HEADS_KEY", "k3y")  # a secret: from the environment
+    board = {"notices": {"check_seconds": 0.3, "board_address": "board@example.org"}, "records": {"heads_key": "k3y"}}
+    settings = stack.settings(**AUTH, **board)
+    service = stack.start(settings)
+    case, _ = new_case(stack, service, "Jane Reporter <jane@example.net>", "Report.\n", "Report")
+    stack.wait_until(lambda: bool(delivered_to(stack, "board@example.org")), 30, "the heads mail")
+    [mail] = delivered_to(stack, "board@example.org")
+    body = parse(mail).get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert f"{case.ref} " in body and "hmac-sha256 " in body and "jane" not in body.lower()
+    config = write_config(stack.tmp / "mailflow.toml", settings)
+    (stack.tmp / "board.txt").write_text(body)
+    assert run(config, "diary", "heads", "--check", str(stack.tmp / "board.txt")).returncode == 0
+    (stack.tmp / "forged.txt").write_text(body.replace(case.ref, "2026-9999"))
+    forged = run(config, "diary", "heads", "--check", str(stack.tmp / "forged.txt"))
+    assert forged.returncode == 1 and "signature does not match" in forged.stdout.decode()
