@@ -14,16 +14,16 @@ Written as Markdown and as HTML with the chart inline.
 from __future__ import annotations
 
 import statistics
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import jinja2
-import pygal
 from markupsafe import Markup
-from pygal.style import Style
 
 from mailflow.model import CaseState
 from mailflow.records.facts import TYPE_NAMES, CaseFacts
@@ -148,7 +148,20 @@ def _trend_words(per_year: list[tuple[str, int]], threshold: int) -> str:
     return f"{abs(change):.0f}% {'more' if change > 0 else 'fewer'} reports than in {prev_year}."
 
 
+def _pygal() -> Any:
+    """pygal, imported on first use. On import it appends a finder of its own to ``sys.meta_path``
+    (for its map plugins, which we do not use) that lacks ``find_spec``: every later import of a
+    module that is not installed then warns. We take that finder out again."""
+    import pygal
+
+    sys.meta_path[:] = [f for f in sys.meta_path if type(f).__module__ != "pygal"]
+    return pygal
+
+
 def chart(trend: Sequence[Cell], threshold: int) -> str:
+    pygal = _pygal()
+    from pygal.style import Style
+
     style = Style(background="white", plot_background="white", colors=("#3b6ea5",), font_family="sans-serif")
     bars = pygal.Bar(
         style=style, show_legend=False, width=640, height=320, js=[], disable_xml_declaration=True,
