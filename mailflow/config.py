@@ -320,6 +320,48 @@ class NoticeSettings(_Section):
         return _check_address(value) if value else None
 
 
+class RecordsSettings(_Section):
+    """``[records]``: the incident log, the ban register, retention, the chain's heads, the yearly report."""
+
+    retention_conflict_days: float = Field(default=730, gt=0)
+    """Days a closed conflict-resolution case is kept before its personal data is removed."""
+    retention_enforcement_days: float = Field(default=1825, gt=0)
+    """Days a closed conduct-enforcement case is kept (also a case whose type was never set)."""
+    retention_scheduled: bool = True
+    """Let the scheduler run retention (once every ``retention_check_hours``); `mailflow retention run`
+    shows what it would remove."""
+    retention_check_hours: float = Field(default=24, gt=0)
+    suppress_below: int = Field(default=5, ge=2)
+    """The transparency report shows no count below this (nor a figure computed from fewer cases)."""
+    ban_reminder_days: float = Field(default=7, ge=0)
+    """The lead (else the chairs) is reminded this many days before a ban ends or is due for review."""
+    heads_mail_days: float = Field(default=7, ge=0)
+    """Mail the digest of every diary's head to ``[notices] board_address`` this often (0: never)."""
+    heads_key: SecretStr | None = None
+    """A secret (better: MAILFLOW_RECORDS__HEADS_KEY) that signs the digest of the heads (HMAC-SHA256)."""
+    categories: list[str] = Field(
+        default_factory=lambda: [
+            "harassment",
+            "sexual-harassment",
+            "threats",
+            "discrimination",
+            "personal-attack",
+            "disruption",
+            "spam",
+            "other",
+        ]
+    )
+    """The types of violation a case may be given (``/assess category WORD``); the report counts them."""
+
+    @field_validator("categories")
+    @classmethod
+    def _categories(cls, values: list[str]) -> list[str]:
+        words = [v.strip().lower() for v in values]
+        if not words or any(not w or any(c.isspace() for c in w) for w in words):
+            raise ValueError("must be one or more single words")
+        return list(dict.fromkeys(words))
+
+
 class SubmissionSettings(_Section):
     """A submission listener members add as their outgoing server: AUTH over STARTTLS."""
 
@@ -354,6 +396,7 @@ class Settings(BaseSettings):
     authentication: AuthenticationSettings = Field(default_factory=AuthenticationSettings)
     submission: SubmissionSettings = Field(default_factory=SubmissionSettings)
     notices: NoticeSettings = Field(default_factory=NoticeSettings)
+    records: RecordsSettings = Field(default_factory=RecordsSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -27,11 +27,13 @@ __all__ = [
     "DraftDecided",
     "DraftRequested",
     "Held",
+    "Linked",
     "MemberExcluded",
     "Payload",
     "Proposed",
     "Received",
     "RecipientsChanged",
+    "Redacted",
     "Refused",
     "ReleaseRefused",
     "Released",
@@ -316,6 +318,39 @@ class StateChanged(Payload):
     why: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Linked(Payload):
+    """Another case was linked to this one (a retaliation for it, the same incident, merged into it)."""
+
+    NAME = "linked"
+    link: str = ""
+    other: str = ""
+    """The other case's reference."""
+    said: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Redacted(Payload):
+    """Retention removed the words and addresses of the entries before this one
+    (``mailflow.case.diary.redact``). Each of them keeps its place, its hash and what is left of it;
+    ``sealed`` holds (seq, hash, digest of what is left) for each, so the chain still verifies and
+    an edit of what is left is still seen."""
+
+    NAME = "redaction"
+    sealed: tuple[tuple[int, str, str], ...] = ()
+    reason: str = ""
+    removed: tuple[str, ...] = ()
+    """What was removed, in words (no personal data)."""
+
+    def detail(self) -> dict[str, Any]:
+        return {
+            "note": self.NAME,
+            "sealed": [list(item) for item in self.sealed],
+            "reason": self.reason,
+            "removed": list(self.removed),
+        }
+
+
 _NOTES: dict[str, type[Payload]] = {
     cls.NAME: cls
     for cls in (
@@ -334,6 +369,8 @@ _NOTES: dict[str, type[Payload]] = {
         Voted,
         Decided,
         Agreed,
+        Linked,
+        Redacted,
     )
 }
 _BY_KIND: dict[DiaryKind, type[Payload]] = {
@@ -369,5 +406,9 @@ def read(kind: DiaryKind, detail: dict[str, Any]) -> Payload | None:
 
 
 def _tuples(cls: type[Payload], values: dict[str, Any]) -> dict[str, Any]:
-    """Lists stored as JSON become the tuples the payload declares."""
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    """Lists stored as JSON become the tuples the payload declares (lists of lists: tuples of tuples)."""
+    return {k: tuple(_tuple(i) for i in v) if isinstance(v, list) else v for k, v in values.items()}
+
+
+def _tuple(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value

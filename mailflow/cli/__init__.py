@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from mailflow.cli import committee, drafts, held, imap, imports, status, templates, views
+from mailflow.cli import committee, drafts, held, imap, imports, records, status, templates, views
 from mailflow.cli.context import CliContext
 from mailflow.cli.output import configure_logging, console, fail
 from mailflow.config import load_settings
@@ -70,6 +70,7 @@ app = typer.Typer(
 views.register(app)
 imap.register(app)
 imports.register(app)
+records.register(app)
 app.add_typer(committee.app, name="committee")
 app.add_typer(drafts.app, name="drafts")
 app.add_typer(templates.app, name="templates")

@@ -50,6 +50,22 @@ other members who may act on the case. An unknown command is answered with the l
     /show                           the case at a glance and its diary, by mail
     /cases                          the open cases you may act on, and what is overdue on each
     /help                           this list
+
+    The records (mailflow.committee.records, kept by mailflow.records)
+    /log [STATE] [YEAR] [mine]      the Master Incident Log, mailed to you: only the cases you may see
+    /assess [KEY ANSWER]            answer an assessment question (bare: KEY: ANSWER lines below it,
+                                    as in the questionnaire the lead receives; nothing: show it)
+    /type conflict|enforcement      conflict resolution or conduct enforcement (GovStack)
+    /source SOURCE                  reporter, event-staff, moderators, escalated
+    /category WORD                  the type of violation (counted by the transparency report)
+    /summary TEXT                   the case's line in the incident log (observed facts)
+    /ban KIND PERSON                ban, suspension, hiatus or cooling-off of a party; scope:, ends: or
+                                    for:, review: on the next lines (or after ';')
+    /lift NUMBER REASON             end a ban early
+    /bans                           the case's bans
+    /patterns                       earlier cases about the same reported person, that you may see
+    /link retaliation|same REF      this case retaliates for REF, or reports the same incident
+    /merge REF                      the same incident as REF: close this case into it
 """
 
 from __future__ import annotations
@@ -59,7 +75,7 @@ from collections.abc import Sequence
 
 from mailflow.case import diary
 from mailflow.case.entries import CommandRun
-from mailflow.committee import decisions, mediation, notes, people, roles
+from mailflow.committee import decisions, mediation, notes, people, records, roles
 from mailflow.committee.context import Command, CommandError, Context, Handler, Reply, Result
 
 __all__ = ["HELP", "Command", "Context", "Result", "execute", "parse"]
@@ -97,6 +113,7 @@ HANDLERS: dict[str, Handler] = {
     **decisions.HANDLERS,
     **mediation.HANDLERS,
     **notes.HANDLERS,
+    **records.HANDLERS,
     "help": _help,
 }
 

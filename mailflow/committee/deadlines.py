@@ -50,6 +50,7 @@ from mailflow.model import AlertKind, CaseState, ConversationKind, OutboundKind,
 from mailflow.model import core as t
 from mailflow.outbound import alerts
 from mailflow.outbound.to_members import to_members
+from mailflow.records import schedule as records
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,7 @@ def tick(engine: Engine, ctx: DraftingContext, now: datetime, *, stamp: datetime
         )
     for done in fired:
         log.info("deadline %s fired on case %s", done.name, done.case_ref)
+    records.tick(engine, ctx, stamp)  # the records' periodic work: questionnaires, heads, retention
     return fired
 
 
@@ -291,6 +293,7 @@ _ACTIONS: dict[str, Action] = {
     "mediation": _mediation,
     "deadlock": _deadlock,
     "vote": _vote,
+    **records.ACTIONS,  # the ban register's reminders
 }
 
 

@@ -36,6 +36,7 @@ _c = t.cases.c
 _CASE: Select[str, str, str | None, datetime | None] = select(_c.ref, _c.state, _c.resolution, _c.urgent_since).where(
     _c.id == bindparam("case_id")
 )
+_RESOLVED_AT: Select[datetime | None] = select(_c.resolved_at).where(_c.id == bindparam("case_id"))
 _SET_CASE = t.cases.update().where(_c.id == bindparam("case_id"))
 _UNDECIDED = (CaseState.NEW, CaseState.OPEN, CaseState.INVESTIGATING)
 
@@ -187,8 +188,12 @@ def _close(ctx: Context, args: str) -> Reply:
     if not reason:
         raise CommandError("say why: /close REASON (e.g. enacted and reported to the board; outside our remit)")
     ref, current, _resolution, _ = ctx.conn.execute(_CASE, {"case_id": ctx.case_id}).one()
+    resolved_at = ctx.conn.execute(_RESOLVED_AT, {"case_id": ctx.case_id}).scalar()
     try:
-        states.move(ctx.conn, ctx.case_id, CaseState.CLOSED, why=reason, by=ctx.member.name, now=ctx.now)
+        states.move(
+            ctx.conn, ctx.case_id, CaseState.CLOSED, why=reason, by=ctx.member.name, now=ctx.now,
+            resolved_at=resolved_at or ctx.now,
+        )  # fmt: skip
     except TransitionRefused as exc:
         raise CommandError(str(exc)) from None
     for proposal in [p for p in [votes.open_proposal(ctx.conn, ctx.case_id)] if p is not None]:

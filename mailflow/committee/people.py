@@ -33,6 +33,7 @@ from mailflow.committee.context import (
     written_by,
 )
 from mailflow.model import PartyRole
+from mailflow.records import patterns
 
 _ADDRESS = re.compile(r"<\s*([^<>\s]+@[^<>\s]+)\s*>|(?<!\S)([^\s<>@]+@[^\s<>@]+\.[^\s<>@]+)(?!\S)")
 _AKA = re.compile(r"\s+aka\s+", re.IGNORECASE)
@@ -87,7 +88,19 @@ def _party(ctx: Context, args: str) -> str:
         ):
             standing.exclude(ctx.conn, ctx.case_id, member.name, standing.PARTY, now=ctx.now, by=ctx.member.name)
             said += f"; {member.name} is a committee member and is now excluded from this case"
+    if role is PartyRole.REPORTED:
+        said = _with_patterns(ctx, said)
     return said
+
+
+def _with_patterns(ctx: Context, said: str) -> str:
+    """Naming the reported person shows the members the earlier cases about them (a pattern)."""
+    if ctx.drafting is None:
+        return said
+    found = patterns.announce(
+        ctx.conn, ctx.drafting.settings, ctx.roster, ctx.case_id, asked_by=ctx.member, now=ctx.now
+    )
+    return f"{said}; {found}" if found else said
 
 
 def _alias(ctx: Context, args: str) -> str:
@@ -97,7 +110,7 @@ def _alias(ctx: Context, args: str) -> str:
         raise CommandError("say which aliases: /alias NAME aka ALIAS[, ALIAS]")
     party = one_party(ctx, who.strip())
     parties.add_aliases(ctx.conn, party, aliases)
-    return f"{party.shown} also goes by {', '.join(aliases)}"
+    return _with_patterns(ctx, f"{party.shown} also goes by {', '.join(aliases)}")
 
 
 def _permission(ctx: Context, args: str) -> str:

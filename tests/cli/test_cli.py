@@ -77,6 +77,7 @@ def test_the_operator_views_as_json(db_stack: Stack, config: Path) -> None:
             "address": "jane@example.net",
             "aliases": [],
             "permission_entry": None,
+            "agreed": {},
         }
     ]
 
