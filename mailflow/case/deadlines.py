@@ -49,9 +49,6 @@ _DONE = (
     .values(done_at=bindparam("now"))
 )
 _MET = t.deadline.update().where(_d.id == bindparam("deadline_id")).values(fired_at=None, done_at=bindparam("now"))
-_PENDING_LIKE = select(_d.name).where(
-    _d.case_id == bindparam("case_id"), _d.name.like(bindparam("prefix")), _d.fired_at.is_(None), _d.done_at.is_(None)
-)
 _PENDING: Select[str, datetime, datetime | None, datetime | None, str, str] = select(
     _d.name, _d.due_at, _d.done_at, _d.fired_at, _d.about, _d.created_by
 ).where(_d.case_id == bindparam("case_id"), _d.fired_at.is_(None), _d.done_at.is_(None))
@@ -120,8 +117,10 @@ def done(conn: Connection, case_id: int, *names: str, now: datetime) -> None:
 
 
 def done_like(conn: Connection, case_id: int, prefix: str, *, now: datetime) -> None:
-    """Every pending deadline of one family ("status-update", "reply_by") is met."""
-    names: list[str] = list(conn.execute(_PENDING_LIKE, {"case_id": case_id, "prefix": f"{prefix}%"}).scalars())
+    """Every pending deadline of one family ("status-update", "reply_by") is met. The family is the
+    start of the name as written (as ``pending`` reads it): "reply_by" is not a LIKE pattern that
+    would also take "reply-by" or "replyXby"."""
+    names = [p.name for p in pending(conn, case_id, prefix)]
     if names:
         done(conn, case_id, *names, now=now)
 
