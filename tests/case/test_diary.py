@@ -133,8 +133,8 @@ def test_a_deleted_entry_breaks_the_chain_where_it_was(engine: Engine) -> None:
             diary.append(conn, case_id, note(n), at=NOW)
     with connection(engine) as conn:
         conn.execute(t.diary.delete().where(t.diary.c.case_id == case_id, t.diary.c.seq == 2))
-    # The entry after the gap is the first that no longer fits.
-    assert verified(engine, case_id) == 3
+    # The gap is named: entry 2 is missing (entry 3 follows entry 1).
+    assert verified(engine, case_id) == 2
 
 
 def test_an_edit_on_one_case_leaves_the_other_intact(engine: Engine) -> None:

@@ -76,6 +76,8 @@ SAMPLES: list[Payload] = [
     ),
     entries.Agreed(party=2, what="mediation", entry=12),
     entries.StateChanged(state="investigating", previous="open", why="/state investigating"),
+    entries.Linked(link="retaliation-for", other="2026-0003", said="the same person wrote again"),
+    entries.Redacted(sealed=((3, "ab" * 32, "cd" * 32),), reason="retention: 730 days", removed=("addresses",)),
 ]
 
 
