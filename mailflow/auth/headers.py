@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from email.errors import MessageDefect, ObsoleteHeaderDefect
 from email.policy import default as default_policy
 
-from mailflow.inbound.trace import is_own
 from mailflow.mime.tree import MessageTree
+from mailflow.parse.trace import is_own
 
 
 @dataclass(frozen=True, slots=True)

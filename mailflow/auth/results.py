@@ -10,7 +10,7 @@ connection: ``[authentication] trusted_relays``) and both hold:
   sender wrote, or an earlier hop's). A message with no Received field at all has not passed
 <<<<<<< HEAD
   through a trusted hop, so none of its Authentication-Results are believed. Our own Received
-  field, which the spool puts on top of every message it stores (mailflow.inbound.trace), is
+  field, which the spool puts on top of every message it stores (mailflow.parse.trace), is
   not a hop: ``mailflow.auth.headers.header_fields`` leaves out the first field when it is ours.
 =======
   through a trusted hop, so none of its Authentication-Results are believed. (Our own Received

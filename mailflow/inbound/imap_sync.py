@@ -29,8 +29,8 @@ from mailflow.config import ImapSettings
 from mailflow.inbound import imap_watermark as watermark
 from mailflow.inbound.imap_session import ImapFolderMissing, describe, translated
 from mailflow.inbound.spool import Envelope, Spool
-from mailflow.inbound.trace import Trace
 from mailflow.model import InboundSource
+from mailflow.parse.trace import Trace
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from mailflow.config import Settings
 from mailflow.errors import TemporaryFailure
 from mailflow.inbound import space
 from mailflow.inbound.spool import Envelope, Spool
-from mailflow.inbound.trace import Trace
 from mailflow.model import InboundSource
 from mailflow.outbound.sender import send_one
 from mailflow.parse.addresses import ConductAddress
+from mailflow.parse.trace import Trace
 from mailflow.pipeline import process_inbound
 from mailflow.runtime import Runtime
 

@@ -15,7 +15,7 @@ What an operator limits in ``[intake]``, and the replies (mailflow.replies):
 * the size of the message and of its header section (``552 5.3.4``), and its hop count
   (``554 5.4.6``).
 
-Every stored message gets our Received field (mailflow.inbound.trace), and its inbound row the
+Every stored message gets our Received field (mailflow.parse.trace), and its inbound row the
 client's address and HELO name (``origin["peer"]``, ``origin["helo"]``).
 """
 
@@ -40,9 +40,9 @@ from mailflow import replies
 from mailflow.config import IntakeSettings
 from mailflow.errors import TemporaryFailure
 from mailflow.inbound.spool import Envelope, GroupCommitSpool
-from mailflow.inbound.trace import Trace
 from mailflow.model import InboundSource
 from mailflow.parse.addresses import ConductAddress
+from mailflow.parse.trace import Trace
 
 log = logging.getLogger(__name__)
 # aiosmtpd logs envelope addresses and command lines at INFO: a reporter's address must never

@@ -8,11 +8,11 @@ their SHA-256 and not stored twice.
 What is stored, and what the dedupe key covers:
 
 * ``sha256`` (the dedupe key) and ``size`` are those of the bytes exactly as the client sent them;
-* the blob holds our own ``Received:`` field (``Envelope.trace``, mailflow.inbound.trace) followed
+* the blob holds our own ``Received:`` field (``Envelope.trace``, mailflow.parse.trace) followed
   by those bytes. The field differs for every delivery (its date, the client), so it is kept out
   of the key: the same bytes delivered again, by another MX or after a lost 250, are still
   recognised, and the first delivery's trace is the one kept. Imported history has no trace.
-  ``mailflow.inbound.trace.without_trace(blob)`` gives back the bytes as sent.
+  ``mailflow.parse.trace.without_trace(blob)`` gives back the bytes as sent.
 * the inbound row's ``origin`` holds, for SMTP and LMTP, the client's IP address (``"peer"``) and
   its HELO name (``"helo"``), so that code can decide trust by connection without re-reading the
   field.
@@ -36,8 +36,8 @@ from sqlalchemy.exc import IntegrityError
 from mailflow.clock import utcnow
 from mailflow.database import connection
 from mailflow.errors import TemporaryFailure
-from mailflow.inbound.trace import Trace, newline_of
 from mailflow.model import Blob, InboundMessage, InboundSource, InboundState
+from mailflow.parse.trace import Trace, newline_of
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ import logging
 from mailflow.inbound.inline import process_now
 from mailflow.inbound.spool import Envelope, Spool
 from mailflow.inbound.submission import SubmissionHandler, SubmissionVerdict, Submitted
-from mailflow.inbound.trace import Trace
 from mailflow.model import InboundSource, InboundState
+from mailflow.parse.trace import Trace
 from mailflow.runtime import Runtime
 
 log = logging.getLogger(__name__)

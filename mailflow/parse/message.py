@@ -21,12 +21,12 @@ from email.utils import parsedate_to_datetime
 from types import MappingProxyType
 
 from mailflow.errors import ParseFailure
-from mailflow.inbound.trace import is_own
 from mailflow.mime.charset import decode_bytes
 from mailflow.mime.headers import Mailbox
 from mailflow.mime.html import html_to_text
 from mailflow.mime.reading import Budget
 from mailflow.mime.tree import MessageTree, Part, read_message
+from mailflow.parse.trace import is_own
 
 _MSGID_RE = re.compile(r"<([^<>\s]+)>")
 

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from mailflow.inbound.pipe import deliver_from_pipe
 from mailflow.inbound.smtp import SenderRate
-from mailflow.inbound.trace import Trace, is_own, without_trace
 from mailflow.model import Blob, InboundMessage
+from mailflow.parse.trace import Trace, is_own, without_trace
 from tests.support import trace
 from tests.support.mail import report
 from tests.support.stack import CONDUCT, Stack, send

@@ -1,4 +1,4 @@
-"""What our own Received field looks like on a stored message (mailflow.inbound.trace)."""
+"""What our own Received field looks like on a stored message (mailflow.parse.trace)."""
 
 from __future__ import annotations
 
