@@ -16,74 +16,30 @@ A message we cannot make sense of is quarantined with its reason and never block
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, Select, bindparam, select
 
-from mailflow.auth import Arrival, DnsFunc, Roster, SenderCheck, check_sender
+from mailflow.auth import Arrival, SenderCheck
 from mailflow.clock import utcnow
-from mailflow.config import Settings
 from mailflow.database import connection, lock_for_threading
-from mailflow.drafting.drafts import DraftingContext
 from mailflow.errors import ParseFailure
 from mailflow.model import AlertKind, InboundSource, InboundState, MessageKind, OutboundState
 from mailflow.model import core as t
 from mailflow.outbound import alerts
-from mailflow.outbound.render import Renderer
-from mailflow.parse.addresses import ConductAddress
 from mailflow.parse.classify import Classification, classify
 from mailflow.parse.forward import forwarded_sender
 from mailflow.parse.message import Address, ParsedMessage, parse_message
 from mailflow.parse.reply import reply_text
 from mailflow.record import Inbound, earlier_copy, record
 from mailflow.route import router
-from mailflow.route.context import RouteContext
 from mailflow.route.mail import CaseMail
+from mailflow.services import Services
 from mailflow.thread import resolve
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Services:
-    """What the pipeline works with, handed in (never looked up)."""
-
-    engine: Engine
-    settings: Settings
-    renderer: Renderer
-    clock: Callable[[], datetime] = utcnow
-    dnsfunc: DnsFunc | None = None
-    """DKIM key lookups (None: the system resolver); tests hand in their own."""
-
-    @property
-    def conduct(self) -> ConductAddress:
-        return ConductAddress.parse(self.settings.service.conduct_address)
-
-    @property
-    def insiders(self) -> frozenset[str]:
-        return frozenset(a.lower() for m in self.settings.committee.members for a in m.addresses)
-
-    @property
-    def roster(self) -> Roster:
-        return Roster.from_settings(self.settings)
-
-    @property
-    def drafting(self) -> DraftingContext:
-        """What drafting a notice needs: for the deadlines and the ``drafts`` commands."""
-        return DraftingContext(self.settings, self.renderer, self.conduct, self.roster.members)
-
-    @property
-    def route_context(self) -> RouteContext:
-        return RouteContext(self.settings, self.conduct, self.roster.members, self.renderer)
-
-    def authenticate(self, message: ParsedMessage, raw: bytes, arrival: Arrival) -> SenderCheck:
-        assert message.tree is not None
-        return check_sender(
-            message.tree, raw, self.roster, self.settings.authentication, arrival=arrival, dnsfunc=self.dnsfunc
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,10 +61,6 @@ class _Understood:
     new_text: str
     sender: SenderCheck
     raw: bytes
-
-
-def process_inbound(svc: Services, inbound_id: int) -> Outcome:
-    return process_batch(svc, [inbound_id])[0]
 
 
 def process_batch(svc: Services, inbound_ids: Sequence[int]) -> list[Outcome]:

@@ -19,7 +19,6 @@ from mailflow.actors import check_deadlines
 from mailflow.auth import DnsFunc, Roster
 from mailflow.config import Settings
 from mailflow.database import checkpoint, migrate
-from mailflow.drafting import deadlines
 from mailflow.embedded import WorkerProcesses
 from mailflow.errors import TemporaryFailure
 from mailflow.inbound import smtp
@@ -216,13 +215,11 @@ class Service:
         """The scheduler of the manuals' deadlines: every ``check_seconds`` a ``check_deadlines``
         message for whichever worker takes it. With embedded worker processes (which share no
         broker with this one) the check runs here. Idempotent: several serve processes may run it."""
-        services = self.runtime.services
-        drafting = services.drafting
         period = self.settings.notices.check_seconds
         while not self._stopping.wait(period):
             try:
                 if self._processes is not None:
-                    deadlines.tick(self.runtime.engine, drafting, services.clock())
+                    self.runtime.check_deadlines()
                 else:
                     # With no worker up for a while, stale checks are dropped (a newer one follows)
                     # rather than piling up and all running at once when a worker comes back.

@@ -16,7 +16,6 @@ from mailflow.cli.output import console, emit_rows, fail
 from mailflow.clock import utcnow
 from mailflow.database import connection, lock_for_threading
 from mailflow.drafting import deadlines, drafts
-from mailflow.inbound.inline import deliver
 from mailflow.model import core as t
 from mailflow.outbound import outbox
 from mailflow.runtime import Runtime
@@ -71,7 +70,7 @@ def _decide(ctx: typer.Context, draft_id: int, chair: str, reason: str | None) -
                 decided = drafts.approve(conn, drafting, draft, chair, now=utcnow())
             else:
                 decided = drafts.reject(conn, drafting, draft, chair, reason, now=utcnow())
-        deliver(runtime, [decided.outbound_id] if decided.outbound_id else [])
+        runtime.deliver([decided.outbound_id] if decided.outbound_id else [])
         console.print(decided.message, highlight=False, markup=False)
     except drafts.DraftError as exc:
         fail(str(exc))
@@ -113,7 +112,7 @@ def tick(
         fired = deadlines.tick(runtime.engine, runtime.services.drafting, at, stamp=min(at, utcnow()))
         with connection(runtime.engine) as conn:
             due = outbox.due(conn, utcnow())
-        deliver(runtime, due)
+        runtime.deliver(due)
     finally:
         runtime.close()
     for item in fired:

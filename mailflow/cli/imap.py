@@ -72,7 +72,6 @@ def poll(
     from mailflow.cli import _configure_logging
     from mailflow.inbound.imap import ImapPoller
     from mailflow.inbound.imap_session import ImapError
-    from mailflow.inbound.inline import handoff
     from mailflow.inbound.spool import Spool
     from mailflow.runtime import Runtime
 
@@ -84,7 +83,7 @@ def poll(
     except (ConfigError, TemporaryFailure) as exc:
         fail_for(exc)
     try:
-        spool = Spool(runtime.engine, on_committed=handoff(runtime))
+        spool = Spool(runtime.engine, on_committed=runtime.hand_on)
         poller = ImapPoller(
             imap,
             spool,

@@ -1,8 +1,9 @@
 """Intake from a pipe (MTA pipe transports, procmail, scripts) or a file: the same spool.
 
 With the embedded (in-process) broker there is no worker to hand the id to, so the message is
-processed right here and its acknowledgement sent; with Redis or RabbitMQ it is enqueued for the
-workers. Either way the exit status tells the MTA whether to retry: 75 (EX_TEMPFAIL) also while
+processed right here and its acknowledgement sent (``Runtime.hand_on``: after the commit a failure
+is logged and left to the service's sweep, not to the MTA); with Redis or RabbitMQ it is enqueued
+for the workers. Either way the exit status tells the MTA whether to retry: 75 (EX_TEMPFAIL) also while
 the disk is short of ``[intake] min_free_space`` (mailflow.inbound.space).
 
 The stored message begins with our ``Received: by HOST (mailflow) with local (uid N); DATE``.
@@ -13,14 +14,11 @@ from __future__ import annotations
 import os
 
 from mailflow.config import Settings
-from mailflow.errors import TemporaryFailure
 from mailflow.inbound import space
 from mailflow.inbound.spool import Envelope, Spool
 from mailflow.inbound.trace import Trace
 from mailflow.model import InboundSource
-from mailflow.outbound.sender import send_one
 from mailflow.parse.addresses import ConductAddress
-from mailflow.pipeline import process_inbound
 from mailflow.runtime import Runtime
 
 EX_OK, EX_DATAERR, EX_NOUSER = 0, 65, 67
@@ -50,23 +48,10 @@ def deliver_from_pipe(
         accepted = Spool(runtime.engine).accept(raw, envelope)
         if not accepted.new:
             return EX_OK, f"already stored as message {accepted.inbound_id}"
-        if settings.run_embedded_worker:
-            _process_here(runtime, accepted.inbound_id)
-        else:
-            runtime.install().enqueue_inbound([accepted.inbound_id])
+        runtime.hand_on([accepted.inbound_id])
         return EX_OK, f"stored as message {accepted.inbound_id}"
     finally:
         runtime.close()
-
-
-def _process_here(runtime: Runtime, inbound_id: int) -> None:
-    """Best effort after the commit: a failure here is retried by the service's sweep, not by the MTA."""
-    try:
-        outcome = process_inbound(runtime.services, inbound_id)
-        for outbound_id in outcome.outbound_ids:
-            send_one(runtime.services, runtime.transport, outbound_id)
-    except TemporaryFailure:
-        pass
 
 
 def _reverse_path(sender: str | None) -> str | None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 
-from mailflow.inbound.inline import process_now
 from mailflow.inbound.spool import Envelope, Spool
 from mailflow.inbound.submission import SubmissionHandler, SubmissionVerdict, Submitted
 from mailflow.inbound.trace import Trace
@@ -32,7 +31,7 @@ def submission_handler(runtime: Runtime) -> SubmissionHandler:
         trace = Trace(by=hostname, protocol="ESMTPSA", helo=submitted.helo, peer=submitted.peer)
         envelope = Envelope(InboundSource.SUBMISSION, submitted.mail_from, submitted.rcpt_to, origin, trace=trace)
         accepted = spool.accept(submitted.raw, envelope)
-        [outcome] = process_now(runtime, [accepted.inbound_id])
+        [outcome] = runtime.process_now([accepted.inbound_id])
         if outcome.held:
             return SubmissionVerdict(
                 False, "550 5.7.1 Held by the policy gate; nothing was sent.\n" + "\n".join(outcome.held)
