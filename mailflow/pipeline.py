@@ -15,14 +15,20 @@ A message we cannot make sense of is quarantined with its reason and never block
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
+import re
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, Select, bindparam, select
 
+from mailflow import budget
 from mailflow.auth import Arrival, SenderCheck
+from mailflow.budget import OVER_TIME
 from mailflow.clock import utcnow
 from mailflow.database import connection, lock_for_threading
 from mailflow.errors import ParseFailure
@@ -61,12 +67,21 @@ class _Understood:
     new_text: str
     sender: SenderCheck
     raw: bytes
+    too_complex: str | None = None
+    """Why the message is read as its header alone (over its time budget), or None."""
 
 
 def process_batch(svc: Services, inbound_ids: Sequence[int]) -> list[Outcome]:
     """Process spooled messages in order: parse each outside any lock, then thread, record and
     draft them all in one transaction (one commit, one turn of the threading lock). Each message
-    has its own savepoint, so one that fails unexpectedly is quarantined without undoing the rest."""
+    has its own savepoint, so one that fails unexpectedly is quarantined without undoing the rest,
+    with the step that failed in its reason.
+
+    Each message also has a time budget (``[queue] message_time_limit_seconds``, and the actor's
+    own time limit): one over it is read again as its header alone, with a note in place of its
+    content, and recorded as "too complex to read": stored as received, on its case where it
+    threads, the reporter acknowledged, the committee's copy saying so, the chairs alerted."""
+    seconds = svc.settings.queue.message_time_limit_seconds
     outcomes: dict[int, Outcome] = {}
     ready: list[tuple[Inbound, str | None, _Understood]] = []
     for inbound_id, loaded in _load(svc.engine, inbound_ids).items():
@@ -74,26 +89,38 @@ def process_batch(svc: Services, inbound_ids: Sequence[int]) -> list[Outcome]:
             outcomes[inbound_id] = loaded
             continue
         inbound, mail_from, raw = loaded
+        step = ["parsing"]
         try:
-            ready.append((inbound, mail_from, understand(raw, mail_from, svc, inbound.arrival)))
+            with budget.limit(seconds):
+                understood = understand(raw, mail_from, svc, inbound.arrival, step)
         except ParseFailure as exc:
             outcomes[inbound_id] = quarantine(svc.engine, inbound_id, str(exc))
+            continue
+        except OVER_TIME:
+            log.warning("inbound message %s over its %g s budget while %s", inbound_id, seconds, step[0])
+            try:
+                understood = too_complex(raw, mail_from, svc, inbound, f"while {step[0]}")
+            except Exception as exc:  # not even its header could be read
+                outcomes[inbound_id] = quarantine(
+                    svc.engine, inbound_id, f"too complex to read (over its time budget while {step[0]}); "
+                    f"its header could not be read either: {exc.__class__.__name__}",
+                )  # fmt: skip
+                continue
         except Exception as exc:  # a parser bug on one message must not block the others
-            log.exception("parsing inbound message %s failed", inbound_id)
+            _log_failure(inbound_id, step[0], exc)
             outcomes[inbound_id] = quarantine(
-                svc.engine, inbound_id, f"unexpected parser error: {exc.__class__.__name__}"
+                svc.engine, inbound_id, f"unexpected error while {step[0]}: {exc.__class__.__name__}"
             )
+            continue
+        ready.append((inbound, mail_from, understood))
     failed: list[tuple[int, str]] = []
     if ready:
         with connection(svc.engine) as conn:
             lock_for_threading(conn)
             for inbound, mail_from, understood in ready:
-                try:
-                    with conn.begin_nested():
-                        outcomes[inbound.id] = _thread_and_record(conn, svc, inbound, mail_from, understood)
-                except Exception as exc:
-                    log.exception("recording inbound message %s failed", inbound.id)
-                    failed.append((inbound.id, f"unexpected error while threading: {exc.__class__.__name__}"))
+                reason = _record_one(conn, svc, inbound, mail_from, understood, seconds, outcomes)
+                if reason is not None:
+                    failed.append((inbound.id, reason))
     for inbound_id, reason in failed:
         outcomes[inbound_id] = quarantine(svc.engine, inbound_id, reason)
     return [
@@ -101,11 +128,102 @@ def process_batch(svc: Services, inbound_ids: Sequence[int]) -> list[Outcome]:
     ]
 
 
-def understand(raw: bytes, envelope_from: str | None, svc: Services, arrival: Arrival) -> _Understood:
-    """parse -> classify -> reply text -> who sent it: work on the bytes, no database."""
+def _record_one(
+    conn: Connection,
+    svc: Services,
+    inbound: Inbound,
+    mail_from: str | None,
+    understood: _Understood,
+    seconds: float,
+    outcomes: dict[int, Outcome],
+) -> str | None:
+    """Thread, record and route one message in a savepoint of its own, within its budget; over
+    it, once more as too complex to read. Returns the reason to quarantine it, or None when done."""
+    step = ["threading"]
+    try:
+        with budget.limit(seconds), conn.begin_nested():
+            outcomes[inbound.id] = _thread_and_record(conn, svc, inbound, mail_from, understood, step)
+        return None
+    except OVER_TIME:
+        log.warning("inbound message %s over its %g s budget while %s", inbound.id, seconds, step[0])
+        if understood.too_complex is not None:
+            return f"too complex to read (over its time budget {understood.too_complex}, then while {step[0]})"
+    except Exception as exc:
+        _log_failure(inbound.id, step[0], exc)
+        return f"unexpected error while {_failed_step(exc, step[0])}: {exc.__class__.__name__}"
+    step = ["threading"]
+    try:
+        simpler = too_complex(understood.raw, mail_from, svc, inbound, f"while {step[0]}")
+        with budget.limit(seconds), conn.begin_nested():
+            outcomes[inbound.id] = _thread_and_record(conn, svc, inbound, mail_from, simpler, step)
+        return None
+    except OVER_TIME:
+        return f"too complex to read (over its time budget while {step[0]}, twice)"
+    except Exception as exc:
+        _log_failure(inbound.id, step[0], exc)
+        return f"too complex to read, then an unexpected error while {_failed_step(exc, step[0])}: " + (
+            exc.__class__.__name__
+        )
+
+
+def _failed_step(exc: BaseException, step: str) -> str:
+    """The step as a person names it: routing that failed inside the policy gate is the gate."""
+    if step == "routing":
+        for frame, _ in traceback.walk_tb(exc.__traceback__):
+            if f"{os.sep}mailflow{os.sep}policy{os.sep}" in frame.f_code.co_filename:
+                return "the policy gate"
+    return step
+
+
+def _log_failure(inbound_id: int, step: str, exc: BaseException) -> None:
+    """Where it failed, without the exception's text (it may quote the message)."""
+    where = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("inbound message %s failed while %s: %s\n%s", inbound_id, step, exc.__class__.__name__, where)
+
+
+def understand(
+    raw: bytes, envelope_from: str | None, svc: Services, arrival: Arrival, step: list[str] | None = None
+) -> _Understood:
+    """parse -> classify -> reply text -> who sent it: work on the bytes, no database. ``step``
+    (when given) holds the step at work, for the reason of a failure."""
+    step = step if step is not None else [""]
+    step[0] = "parsing"
     message = parse_message(raw)
+    step[0] = "classifying"
     classification = classify(message, envelope_from=envelope_from)
-    return _Understood(message, classification, reply_text(message), svc.authenticate(message, raw, arrival), raw)
+    step[0] = "reading the reply text"
+    new_text = reply_text(message)
+    step[0] = "authenticating the sender"
+    sender = svc.authenticate(message, raw, arrival)
+    return _Understood(message, classification, new_text, sender, raw)
+
+
+TOO_COMPLEX_NOTE = (
+    "[mailflow: this message was too complex to read within its time budget ({why}). It is stored "
+    "exactly as it arrived (inbound message {inbound_id}); what it says is not shown here. Read it "
+    "with care, from the stored copy.]"
+)
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_CONTENT_FIELDS = re.compile(rb"^content-[a-z-]*:", re.IGNORECASE)
+
+
+def too_complex(raw: bytes, mail_from: str | None, svc: Services, inbound: Inbound, why: str) -> _Understood:
+    """The message as its header alone, with a note for its content: enough to thread it, open
+    its case, acknowledge the reporter and tell the committee. Raises when not even that works."""
+    end = _HEADER_END.search(raw)
+    head = raw[: end.start()] if end else raw
+    fields: list[bytes] = []
+    for line in head.splitlines():
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] += b"\r\n" + line
+        elif line.strip():
+            fields.append(line)
+    kept = [f for f in fields if not _CONTENT_FIELDS.match(f)]
+    note = TOO_COMPLEX_NOTE.format(why=why, inbound_id=inbound.id)
+    simple = b"\r\n".join(kept) + b"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + note.encode() + b"\r\n"
+    with budget.limit(svc.settings.queue.message_time_limit_seconds):
+        understood = understand(simple, mail_from, svc, inbound.arrival)
+    return dataclasses.replace(understood, new_text=note, too_complex=why)
 
 
 _i = t.inbound.c
@@ -152,14 +270,19 @@ def _load(engine: Engine, inbound_ids: Sequence[int]) -> dict[int, tuple[Inbound
 
 
 def _thread_and_record(
-    conn: Connection, svc: Services, inbound: Inbound, mail_from: str | None, understood: _Understood
+    conn: Connection, svc: Services, inbound: Inbound, mail_from: str | None, understood: _Understood, step: list[str]
 ) -> Outcome:
     state, case_id = conn.execute(_STATE, {"inbound_id": inbound.id}).one()
     if state != InboundState.RECEIVED:  # another worker got here first
         return Outcome(inbound.id, InboundState(state), case_id)
     now = svc.clock()
     message, classification = understood.message, understood.classification
-    done = {"message_id": message.message_id, "kind": classification.kind, "processed_at": now}
+    done = {
+        "message_id": message.message_id,
+        "kind": classification.kind,
+        "processed_at": now,
+        "reason": f"too complex to read ({understood.too_complex})" if understood.too_complex else None,
+    }
     earlier = earlier_copy(conn, inbound.id, message.message_id)
     if earlier is not None:
         conn.execute(
@@ -176,6 +299,7 @@ def _thread_and_record(
 
     ctx = resolve.Context(svc.conduct, svc.settings.service.subject_tag, svc.insiders, history=not inbound.notify)
     thread = resolve.resolve(conn, message, inbound.rcpt_to, ctx)
+    step[0] = "recording"
     forwarded = _forwarded_report(svc, understood) if thread.tier is resolve.Tier.NEW else None
     sender = understood.sender
     recorded = record(
@@ -193,6 +317,11 @@ def _thread_and_record(
     )
     case_id = recorded.case.id if recorded.case else None
     conn.execute(_UPDATE, {"inbound_id": inbound.id, "state": InboundState.PROCESSED, "case_id": case_id, **done})
+    if understood.too_complex:
+        alerts.raise_alert(
+            conn, AlertKind.TOO_COMPLEX, f"a message was too complex to read ({understood.too_complex}); "
+            "it is recorded without its content", case_id=case_id, inbound_id=inbound.id, now=now,
+        )  # fmt: skip
     if classification.kind is MessageKind.BOUNCE and thread.outbound_id is not None:
         # Only a bounce to the mail's own return path counts (VERP): a forged one quoting a
         # Message-ID to the case address is recorded, and marks nothing.
@@ -224,6 +353,7 @@ def _thread_and_record(
         forwarded=forwarded is not None,
         submitted=inbound.submitted_by is not None,
     )
+    step[0] = "routing"
     routed = router.route(conn, svc.route_context, mail, now=now, head=recorded.diary_head)
     held = tuple(line for decision in routed.held for line in decision.smtp_lines())
     return Outcome(inbound.id, InboundState.PROCESSED, case_id, recorded.created, tuple(routed.outbound_ids), held=held)

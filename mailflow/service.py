@@ -61,6 +61,9 @@ class Service:
         self._database_ready = False
         self._maintenance: threading.Thread | None = None
         self._run_worker = settings.run_embedded_worker if worker is None else worker
+        # A transport or DNS function handed in (by a test) cannot cross into child processes.
+        in_process = transport is not None or dnsfunc is not None
+        self._process_count = 0 if in_process else settings.embedded_processes
         self._worker: Worker | None = None
         self._processes: WorkerProcesses | None = None
         self._spool: GroupCommitSpool | None = None
@@ -111,9 +114,9 @@ class Service:
     def _start_work(self) -> None:
         """What needs the database: the worker(s), the sweep, the IMAP poller, the deadlines."""
         queue = self.settings.queue
-        if self._run_worker and queue.worker_processes:
-            # Children do the work, and each sweeps its own share of the database.
-            self._processes = WorkerProcesses(self.settings, queue.worker_processes).start()
+        if self._run_worker and self._process_count:
+            # Children do the work, beside the listeners, and each sweeps its own share of the database.
+            self._processes = WorkerProcesses(self.settings, self._process_count).start()
         else:
             if self._run_worker:
                 self._worker = Worker(self.runtime.broker, worker_threads=queue.worker_threads)

@@ -117,6 +117,7 @@ class AlertKind(StrEnum):
     HELD = "held"  # outgoing mail the policy gate held
     DELIVERY_FAILED = "delivery_failed"  # a mail that could not be delivered
     BOUNCED = "bounced"  # a mail that came back
+    TOO_COMPLEX = "too_complex"  # a message over its time budget, recorded without its content
 
 
 class OutboundKind(StrEnum):

@@ -40,6 +40,7 @@ _TITLES = {
     AlertKind.HELD: "Mail the policy gate held",
     AlertKind.DELIVERY_FAILED: "Mail that could not be delivered",
     AlertKind.BOUNCED: "Mail that came back undelivered",
+    AlertKind.TOO_COMPLEX: "Messages too complex to read in time (recorded without their content)",
 }
 _HOW = {
     AlertKind.UNPLACED: "See them with: mailflow inbound list --unplaced (each is kept as received).",
@@ -47,6 +48,7 @@ _HOW = {
     AlertKind.HELD: "See them with: mailflow held list.",
     AlertKind.DELIVERY_FAILED: "See them with: mailflow outbox list --state failed.",
     AlertKind.BOUNCED: "See them with: mailflow outbox list --state bounced.",
+    AlertKind.TOO_COMPLEX: "Each is kept as received, on its case without its content: mailflow cases show REF.",
 }
 
 

@@ -128,8 +128,14 @@ class SmtpTransport:
             nonlocal client
             if client is None:
                 client = self._open()
+            # An internationalised address (RFC 6531) goes only with SMTPUTF8.
+            utf8 = not (mail_from.isascii() and all(r.isascii() for r in recipients))
             try:
-                refused = client.sendmail(mail_from, list(recipients), raw)
+                refused = client.sendmail(mail_from, list(recipients), raw, mail_options=["SMTPUTF8"] if utf8 else [])
+            except smtplib.SMTPNotSupportedError:
+                raise TransportError(
+                    "smarthost does not take internationalised addresses (SMTPUTF8)", permanent=True
+                ) from None
             except smtplib.SMTPRecipientsRefused as exc:
                 codes = {code for code, _ in exc.recipients.values()}
                 permanent = all(code >= 500 for code in codes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,11 +20,14 @@ class Received:
 
 @dataclass
 class SinkHandler:
-    """Stores every message; ``fail_next`` makes the next N transactions answer ``fail_reply``."""
+    """Stores every message; ``fail_next`` makes the next N transactions answer ``fail_reply``;
+    ``on_message(n)`` runs once the n-th message is stored, before the 250 is written (a test kills
+    the sender there: the smarthost has the mail, the sender never hears so)."""
 
     received: list[Received] = field(default_factory=list)
     fail_next: int = 0
     fail_reply: str = "451 4.3.0 try again later"
+    on_message: Callable[[int], None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -32,7 +36,16 @@ class SinkHandler:
                 self.fail_next -= 1
                 return self.fail_reply
             self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+            count = len(self.received)
+        if self.on_message is not None:
+            self.on_message(count)
         return "250 2.0.0 Ok: queued"
+
+    def message_ids(self) -> list[str]:
+        from tests.support.mail import header
+
+        with self.lock:
+            return [header(r.data, "Message-ID") for r in self.received]
 
 
 def free_port() -> int:
