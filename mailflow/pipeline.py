@@ -25,13 +25,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, Select, bindparam, select
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, PendingRollbackError, ResourceClosedError
 
 from mailflow import budget
 from mailflow.auth import Arrival, SenderCheck
 from mailflow.budget import OVER_TIME
 from mailflow.clock import utcnow
 from mailflow.database import connection, lock_for_threading
-from mailflow.errors import ParseFailure
+from mailflow.errors import ParseFailure, TemporaryFailure
 from mailflow.model import AlertKind, InboundSource, InboundState, MessageKind, OutboundState
 from mailflow.model import core as t
 from mailflow.outbound import alerts
@@ -149,6 +150,7 @@ def _record_one(
         if understood.too_complex is not None:
             return f"too complex to read (over its time budget {understood.too_complex}, then while {step[0]})"
     except Exception as exc:
+        _raise_if_outage(exc)
         _log_failure(inbound.id, step[0], exc)
         return f"unexpected error while {_failed_step(exc, step[0])}: {exc.__class__.__name__}"
     step = ["threading"]
@@ -160,10 +162,20 @@ def _record_one(
     except OVER_TIME:
         return f"too complex to read (over its time budget while {step[0]}, twice)"
     except Exception as exc:
+        _raise_if_outage(exc)
         _log_failure(inbound.id, step[0], exc)
         return f"too complex to read, then an unexpected error while {_failed_step(exc, step[0])}: " + (
             exc.__class__.__name__
         )
+
+
+def _raise_if_outage(exc: Exception) -> None:
+    """The database going away is no fault of the message: the whole batch is tried again later
+    (TemporaryFailure), nothing is quarantined for it."""
+    if isinstance(exc, OperationalError | InterfaceError | PendingRollbackError | ResourceClosedError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
+        raise TemporaryFailure(f"database unavailable while processing: {exc.__class__.__name__}") from exc
 
 
 def _failed_step(exc: BaseException, step: str) -> str:

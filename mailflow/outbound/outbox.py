@@ -75,6 +75,7 @@ _UNCLAIM = (
     )
     .values(state=OutboundState.RETRY, attempts=_o.attempts - 1, next_attempt_at=_o.claimed_at)
 )
+_UNCLAIM_AT = _UNCLAIM.where(_o.claimed_at == bindparam("now"))
 _CLAIMANTS: Select[str | None] = select(_o.claimed_by).where(_o.state == OutboundState.SENDING).distinct()
 _DUE = (
     select(_o.id)
@@ -186,9 +187,14 @@ def claim_many(conn: Connection, outbound_ids: list[int], now: datetime) -> list
     return [Claimed(*row) for row in conn.execute(_CLAIMED, params)]
 
 
-def unclaim(conn: Connection, outbound_ids: list[int]) -> None:
-    """Give back mails this process claimed and never handed over: due again, the attempt not counted."""
-    conn.execute(_UNCLAIM, {"ids": outbound_ids, "claimant": _claimant()})
+def unclaim(conn: Connection, outbound_ids: list[int], now: datetime | None = None) -> None:
+    """Give back mails this process claimed and never handed over: due again, the attempt not
+    counted. With ``now``, only what the claim made at that time took (a claim whose commit may or
+    may not have landed)."""
+    if now is None:
+        conn.execute(_UNCLAIM, {"ids": outbound_ids, "claimant": _claimant()})
+    else:
+        conn.execute(_UNCLAIM_AT, {"ids": outbound_ids, "claimant": _claimant(), "now": now})
 
 
 def claim(conn: Connection, outbound_id: int, now: datetime) -> Claimed | None:

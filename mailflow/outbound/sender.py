@@ -39,13 +39,22 @@ T = TypeVar("T")
 SAVE_PAUSE_FIRST = 0.05
 SAVE_PAUSE_MAX = 5.0
 """Pauses between attempts to save an outcome: doubling from the first to the last."""
+CLAIM_RELEASE_PATIENCE = 30.0
+"""How long a claim whose commit failed is given back before that is left to the sweep."""
 
 
 def send_batch(svc: Services, transport: Transport, outbound_ids: Sequence[int]) -> dict[int, datetime]:
     """Deliver those that are due. Returns, for each mail to try again, when."""
     # Durable: everything these mails refer to (their cases, diary entries) is on disk before they leave.
-    with connection(svc.engine, durable=True) as conn:
-        claimed = outbox.claim_many(conn, list(outbound_ids), svc.clock())
+    now = svc.clock()
+    try:
+        with connection(svc.engine, durable=True) as conn:
+            claimed = outbox.claim_many(conn, list(outbound_ids), now)
+    except TemporaryFailure:
+        # The commit may have landed with only its answer lost: give back what it took, or those
+        # mails would wait, claimed by this live process, for STALE_SENDING.
+        _give_back(svc, list(outbound_ids), now, patience=CLAIM_RELEASE_PATIENCE)
+        raise
     if not claimed:
         return {}
     retry: dict[int, datetime] = {}
@@ -125,10 +134,24 @@ def until_it_lands(save: Callable[[], T], *, what: str) -> T:
         return result
 
 
-def _give_back(svc: Services, outbound_ids: list[int]) -> None:
-    """Claimed but never handed over: due again at once (best effort; else the sweep releases them)."""
-    try:
-        with connection(svc.engine) as conn:
-            outbox.unclaim(conn, outbound_ids)
-    except Exception as exc:
-        log.warning("%d claimed mail(s) left for the sweep: %s", len(outbound_ids), exc.__class__.__name__)
+def _give_back(
+    svc: Services, outbound_ids: list[int], claimed_at: datetime | None = None, *, patience: float = 0.0
+) -> None:
+    """Claimed but never handed over: due again at once. Tried for ``patience`` seconds while the
+    database is away; after that the sweep releases them (STALE_SENDING)."""
+    give_up = time.monotonic() + patience
+    pause = SAVE_PAUSE_FIRST
+    while True:
+        try:
+            with connection(svc.engine) as conn:
+                outbox.unclaim(conn, outbound_ids, claimed_at)
+            return
+        except TemporaryFailure as exc:
+            if time.monotonic() >= give_up:
+                log.warning("%d claimed mail(s) left for the sweep: %s", len(outbound_ids), exc)
+                return
+            time.sleep(pause)
+            pause = min(pause * 2, SAVE_PAUSE_MAX)
+        except Exception as exc:
+            log.warning("%d claimed mail(s) left for the sweep: %s", len(outbound_ids), exc.__class__.__name__)
+            return

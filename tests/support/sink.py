@@ -28,10 +28,19 @@ class SinkHandler:
     fail_next: int = 0
     fail_reply: str = "451 4.3.0 try again later"
     on_message: Callable[[int], None] | None = None
+    before_store: Callable[[Any, int], str | None] | None = None
+    """Called with the SMTP server and the transaction's number first: a reply to answer instead
+    of storing (a refusal; the test may also close the connection), or None to store."""
+    transactions: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.lock:
+            self.transactions += 1
+            if self.before_store is not None:
+                instead = self.before_store(server, self.transactions)
+                if instead is not None:
+                    return instead
             if self.fail_next > 0:
                 self.fail_next -= 1
                 return self.fail_reply
