@@ -28,7 +28,7 @@ from sqlalchemy.exc import OperationalError
 from mailflow.model import Case, InboundMessage, InboundState, OutboundKind, OutboundMessage, OutboundState
 from tests.e2e.test_processes import _serve
 from tests.support.mail import report
-from tests.support.private import PrivatePostgres, PrivateRedis
+from tests.support.private import PrivatePostgres, PrivateRabbitmq, PrivateRedis
 from tests.support.sink import Sink, free_port
 from tests.support.stack import CONDUCT, Stack, write_config
 
@@ -222,15 +222,26 @@ def redis_server() -> Iterator[PrivateRedis]:
     server.destroy()
 
 
-def test_redis_restarted_mid_burst(tmp_path: Path, pg: PrivatePostgres, redis_server: PrivateRedis, sink: Sink) -> None:
+@pytest.fixture
+def rabbitmq_server() -> Iterator[PrivateRabbitmq]:
+    server = PrivateRabbitmq().start()
+    yield server
+    server.destroy()
+
+
+@pytest.mark.parametrize("broker", ["redis", "rabbitmq"])
+def test_the_broker_restarted_mid_burst(
+    request: pytest.FixtureRequest, broker: str, tmp_path: Path, pg: PrivatePostgres, sink: Sink
+) -> None:
+    server: PrivateRedis | PrivateRabbitmq = request.getfixturevalue(f"{broker}_server")
     _, url = _database(pg)
-    stack = Stack("private-postgres+redis", tmp_path, url, redis_server.url)
+    stack = Stack(f"private-postgres+{broker}", tmp_path, url, server.url)
     settings = _settings(stack, sink, queue={"embedded_worker": False, "sweep_seconds": 0.5})
     workers = Workers(write_config(tmp_path / "mailflow.toml", settings))
     try:
         front = stack.start(settings)  # listeners and sweep
         workers.start()
-        _burst(lambda: front.smtp_port or 0, 40, "redis", {15: lambda: redis_server.restart(down_for=1.0)})
+        _burst(lambda: front.smtp_port or 0, 40, broker, {15: lambda: server.restart(down_for=1.0)})
         _assert_exactly_once(stack, sink, 40)
     finally:
         workers.stop()

@@ -5,11 +5,13 @@ the test that started them."""
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -135,6 +137,100 @@ class PrivateRedis:
             self.process.send_signal(signal.SIGKILL)  # a crash: what was queued in memory is gone
             self.process.wait()
         self.process = None
+
+    def restart(self, down_for: float = 0.0) -> None:
+        self.stop()
+        time.sleep(down_for)
+        self.start()
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class PrivateRabbitmq:
+    """A RabbitMQ node of its own (its own node name, ports, data and cookie under a temporary
+    directory; Debian's rabbitmq-server), started in a process group of its own so that stopping it
+    stops exactly what was started. A restart keeps its data directory (durable queues survive)."""
+
+    def __init__(self) -> None:
+        if not shutil.which("rabbitmq-server"):
+            unavailable("rabbitmq-server is not installed")
+        self.root = Path(tempfile.mkdtemp(prefix="mailflow-rabbitmq-"))
+        os.chmod(self.root, 0o777)
+        (self.root / "plugins").write_text("")
+        os.chmod(self.root / "plugins", 0o666)
+        self.port, self.dist_port = free_port(), free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/%2F"
+
+    def _env(self) -> dict[str, str]:
+        r = str(self.root)
+        return {
+            **os.environ,
+            "HOME": r,
+            "RABBITMQ_NODENAME": f"mailflow-test-{self.port}@localhost",
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_MNESIA_BASE": f"{r}/mnesia",
+            "RABBITMQ_MNESIA_DIR": f"{r}/mnesia/node",
+            "RABBITMQ_LOG_BASE": f"{r}/log",
+            "RABBITMQ_ENABLED_PLUGINS_FILE": f"{r}/plugins",
+            "RABBITMQ_PID_FILE": f"{r}/pid",
+            "RABBITMQ_FEATURE_FLAGS_FILE": f"{r}/feature_flags",
+            "RABBITMQ_QUORUM_DIR": f"{r}/quorum",
+            "RABBITMQ_GENERATED_CONFIG_DIR": f"{r}/generated",
+            "RABBITMQ_SCHEMA_DIR": f"{r}/schema",
+            "RABBITMQ_PLUGINS_EXPAND_DIR": f"{r}/expand",
+            "RABBITMQ_CONFIG_FILE": f"{r}/rabbitmq",
+            "RABBITMQ_ADVANCED_CONFIG_FILE": f"{r}/advanced.config",
+        }
+
+    def start(self, timeout: float = 60) -> PrivateRabbitmq:
+        self.process = subprocess.Popen(
+            ["rabbitmq-server"],
+            env=self._env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        import pika
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                pika.BlockingConnection(pika.URLParameters(self.url)).close()
+                return self
+            except Exception:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.stop()
+                    unavailable("a private RabbitMQ node did not start")
+                time.sleep(0.25)
+
+    def stop(self) -> None:
+        """kill -9 of the node (its pid file names it: the Erlang VM runs as the rabbitmq user,
+        outside the starting script's process group), then of the script's group."""
+        if self.process is None:
+            return
+        pid_file = self.root / "pid"
+        if pid_file.exists() and pid_file.read_text().strip().isdigit():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self.process = None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                time.sleep(0.1)
+            except OSError:
+                return
 
     def restart(self, down_for: float = 0.0) -> None:
         self.stop()
