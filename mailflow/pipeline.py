@@ -72,9 +72,15 @@ class _Understood:
     """Why the message is read as its header alone (over its time budget), or None."""
 
 
+RECORD_CHUNK = 16
+"""Messages threaded and recorded per transaction. SQLite has one writer, and the listener's spool
+commit (the 250) waits for it: short transactions (some tens of milliseconds) keep intake
+answering while processing runs; each commit is cheap (not waited for on disk)."""
+
+
 def process_batch(svc: Services, inbound_ids: Sequence[int]) -> list[Outcome]:
     """Process spooled messages in order: parse each outside any lock, then thread, record and
-    draft them all in one transaction (one commit, one turn of the threading lock). Each message
+    draft them, ``RECORD_CHUNK`` to a transaction (one commit, one turn of the threading lock). Each message
     has its own savepoint, so one that fails unexpectedly is quarantined without undoing the rest,
     with the step that failed in its reason.
 
@@ -115,10 +121,10 @@ def process_batch(svc: Services, inbound_ids: Sequence[int]) -> list[Outcome]:
             continue
         ready.append((inbound, mail_from, understood))
     failed: list[tuple[int, str]] = []
-    if ready:
+    for start in range(0, len(ready), RECORD_CHUNK):
         with connection(svc.engine) as conn:
             lock_for_threading(conn)
-            for inbound, mail_from, understood in ready:
+            for inbound, mail_from, understood in ready[start : start + RECORD_CHUNK]:
                 reason = _record_one(conn, svc, inbound, mail_from, understood, seconds, outcomes)
                 if reason is not None:
                     failed.append((inbound.id, reason))
