@@ -35,7 +35,8 @@ def _as_postgres() -> dict[str, object]:
 
 
 class PrivatePostgres:
-    def __init__(self) -> None:
+    def __init__(self, *, fsync: bool = False) -> None:
+        """``fsync`` off for tests (nothing to keep across a power cut); on for benchmarks."""
         bindir = _pg_bin()
         if bindir is None or not shutil.which("initdb", path=str(bindir)):
             unavailable("no PostgreSQL server binaries under /usr/lib/postgresql/*/bin")
@@ -52,7 +53,8 @@ class PrivatePostgres:
         with open(self.data / "postgresql.conf", "a") as conf:
             conf.write(
                 f"listen_addresses = '127.0.0.1'\nport = {self.port}\nunix_socket_directories = '{self.root}'\n"
-                "fsync = off\nfull_page_writes = off\nmax_connections = 100\n"
+                + ("" if fsync else "fsync = off\nfull_page_writes = off\n")
+                + "max_connections = 100\n"
             )
 
     def _run(self, argv: list[str]) -> None:
