@@ -8,8 +8,9 @@ outside conversation after the policy gate (``route/committee.py``).
 
 ``process_batch`` is what the intake actor runs for the ids it is handed (those one group commit
 of the spool made, so batches grow with the load). Parsing happens outside any lock; threading,
-recording and drafting happen in one transaction under the threading lock, so a worker killed
-half-way leaves the messages ``received`` and the next sweep does them again.
+recording and drafting happen in transactions of up to ``RECORD_CHUNK`` messages under the
+threading lock, so a worker killed half-way leaves the rest ``received`` and the next sweep does
+them again. Every message has a time budget (``mailflow.budget``).
 A message we cannot make sense of is quarantined with its reason and never blocks the next one.
 """
 
@@ -107,7 +108,7 @@ def process_batch(svc: Services, inbound_ids: Sequence[int]) -> list[Outcome]:
             log.warning("inbound message %s over its %g s budget while %s", inbound_id, seconds, step[0])
             try:
                 understood = too_complex(raw, mail_from, svc, inbound, f"while {step[0]}")
-            except Exception as exc:  # not even its header could be read
+            except (Exception, *OVER_TIME) as exc:  # not even its header could be read in time
                 outcomes[inbound_id] = quarantine(
                     svc.engine, inbound_id, f"too complex to read (over its time budget while {step[0]}); "
                     f"its header could not be read either: {exc.__class__.__name__}",

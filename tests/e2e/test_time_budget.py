@@ -5,6 +5,7 @@ the others of its batch go on. And inputs that once quarantined a message: UTF-8
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -111,3 +112,23 @@ def test_an_internationalised_reporter_is_acknowledged_at_their_address(sqlite_s
         intake.close()
     [ack] = [o for o in sqlite_stack.outbound() if o.kind is OutboundKind.ACKNOWLEDGEMENT]
     assert ack.recipients == ["jérôme@exämple.net"] and ack.state is OutboundState.SENT
+
+
+def test_a_failure_names_the_step_it_happened_in() -> None:
+    from mailflow.pipeline import _failed_step, understand
+
+    step = [""]
+    with pytest.raises(AttributeError):
+        understand(report(), "jane@example.net", None, None, step)  # type: ignore[arg-type]
+    assert step == ["authenticating the sender"]  # parsed, classified, reply text read: then it failed
+
+    in_the_gate = compile("raise ValueError('x')", f"{os.sep}srv{os.sep}mailflow{os.sep}policy{os.sep}gate.py", "exec")
+    try:
+        exec(in_the_gate)
+    except ValueError as exc:
+        assert _failed_step(exc, "routing") == "the policy gate"
+        assert _failed_step(exc, "recording") == "recording"
+    try:
+        raise KeyError("k")
+    except KeyError as exc:
+        assert _failed_step(exc, "routing") == "routing"
