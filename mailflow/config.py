@@ -86,10 +86,15 @@ class QueueSettings(_Section):
     embedded_worker: bool | None = None
     """Run the dramatiq worker inside ``mailflow serve``; default: only with the in-process broker."""
     worker_threads: int = Field(default=4, ge=1, le=64)
-    worker_processes: int = Field(default=0, ge=0, le=64)
-    """With stub://: run the embedded worker in this many child processes of ``mailflow serve``
-    (0: inside the serve process itself). Use the machine's cores; see benchmarks/README.md."""
+    worker_processes: int | None = Field(default=None, ge=0, le=64)
+    """With stub://: run the embedded worker in this many child processes of ``mailflow serve``,
+    beside the listeners (0: threads inside the serve process itself). Default: one per core, at
+    most 4 (``Settings.embedded_processes``)."""
     sweep_seconds: float = Field(default=2.0, gt=0)
+    message_time_limit_seconds: float = Field(default=10.0, gt=0)
+    """Each message's time budget for being read, threaded, recorded and routed; a message over it
+    is recorded as "too complex to read" (kept as received; the reporter acknowledged, the chairs
+    told) instead of holding up the others."""
 
     @field_validator("broker_url")
     @classmethod
@@ -423,6 +428,15 @@ class Settings(BaseSettings):
         if self.database.url:
             return self.database.url
         return f"sqlite:///{(self.service.data_dir / 'mailflow.sqlite3').resolve()}"
+
+    @property
+    def embedded_processes(self) -> int:
+        """How many child processes run the embedded worker (0: threads in the serve process)."""
+        if not self.run_embedded_worker or not self.queue.broker_url.startswith("stub:"):
+            return 0
+        if self.queue.worker_processes is not None:
+            return self.queue.worker_processes
+        return max(1, min(os.cpu_count() or 1, 4))
 
     @property
     def run_embedded_worker(self) -> bool:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import sqlite3
 import threading
 import weakref
@@ -27,7 +30,43 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 THREADING_LOCK_KEY = 0x6D61696C66
 MIGRATION_LOCK_KEY = 0x6D61696C67
 
-_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+
+class WriterLock:
+    """SQLite's one writer, taken in turn: this process's threads queue on a lock, and processes
+    (the listeners and the embedded worker processes) on an exclusive ``flock`` of a file beside
+    the database. A blocked ``flock`` wakes as soon as the holder lets go, where SQLite's own busy
+    handler sleeps in steps of up to 100 ms: the listener's spool commit (the 250) gets the
+    database between two short processing transactions instead of starving behind them."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._thread_lock = threading.Lock()
+        self._path = path
+        self._fd: int | None = None
+
+    def __enter__(self) -> WriterLock:
+        self._thread_lock.acquire()
+        try:
+            if self._path is not None:
+                if self._fd is None:
+                    self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except OSError:
+            pass  # no lock file (a read-only or full volume): SQLite's busy handler still serialises
+        except BaseException:
+            self._thread_lock.release()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self._fd is not None:
+                with contextlib.suppress(OSError):
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+
+_WRITERS: weakref.WeakKeyDictionary[Engine, WriterLock] = weakref.WeakKeyDictionary()
 
 _THREADING_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
@@ -81,9 +120,9 @@ def _sqlite_engine(url: str) -> Engine:
         # Writers take the write lock up front: no deadlock between two readers that both want to write.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
-    # SQLite has one writer at a time. This process's threads queue for it on this lock, in order,
-    # instead of in SQLite's busy handler, which sleeps in steps of up to 100 ms between attempts.
-    _WRITERS[engine] = threading.Lock()
+    # SQLite has one writer at a time. Writers queue for it on this lock (WriterLock), instead of in
+    # SQLite's busy handler, which sleeps in steps of up to 100 ms between attempts.
+    _WRITERS[engine] = WriterLock(Path(f"{database}.writer") if database and database != ":memory:" else None)
     return engine
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -46,10 +47,16 @@ def settings_to_json(settings: Settings) -> str:
 
 # -- the child ---------------------------------------------------------------------------------
 
+NICENESS = 5
+"""Children run at a lower priority than the listeners: when the cores are busy, answering the
+clients (the 250 after the spool's commit) goes first, and processing catches up after the burst."""
+
 
 def run_child(stream: IO[bytes], share: tuple[int, int]) -> None:
     """The body of ``mailflow worker --share K/N``: read settings, then ids, until end of input."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
+    with contextlib.suppress(OSError):
+        os.nice(NICENESS)
     settings = settings_from_mapping(json.loads(stream.readline()))
     runtime = Runtime.build(settings, run_migrations=False).install()
     worker = Worker(runtime.broker, worker_threads=settings.queue.worker_threads)

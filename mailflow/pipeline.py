@@ -8,82 +8,46 @@ outside conversation after the policy gate (``route/committee.py``).
 
 ``process_batch`` is what the intake actor runs for the ids it is handed (those one group commit
 of the spool made, so batches grow with the load). Parsing happens outside any lock; threading,
-recording and drafting happen in one transaction under the threading lock, so a worker killed
-half-way leaves the messages ``received`` and the next sweep does them again.
+recording and drafting happen in transactions of up to ``RECORD_CHUNK`` messages under the
+threading lock, so a worker killed half-way leaves the rest ``received`` and the next sweep does
+them again. Every message has a time budget (``mailflow.budget``).
 A message we cannot make sense of is quarantined with its reason and never blocks the next one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+import os
+import re
+import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, Select, bindparam, select
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, PendingRollbackError, ResourceClosedError
 
-from mailflow.auth import Arrival, DnsFunc, Roster, SenderCheck, check_sender
+from mailflow import budget
+from mailflow.auth import Arrival, SenderCheck
+from mailflow.budget import OVER_TIME
 from mailflow.clock import utcnow
-from mailflow.config import Settings
 from mailflow.database import connection, lock_for_threading
-from mailflow.drafting.context import DraftingContext
-from mailflow.errors import ParseFailure
+from mailflow.errors import ParseFailure, TemporaryFailure
 from mailflow.model import AlertKind, InboundSource, InboundState, MessageKind, OutboundState
 from mailflow.model import core as t
 from mailflow.outbound import alerts
-from mailflow.outbound.render import Renderer
-from mailflow.parse.addresses import ConductAddress
 from mailflow.parse.classify import Classification, classify
 from mailflow.parse.forward import forwarded_sender
 from mailflow.parse.message import Address, ParsedMessage, parse_message
 from mailflow.parse.reply import reply_text
 from mailflow.record import Inbound, earlier_copy, record
 from mailflow.route import router
-from mailflow.route.context import RouteContext
 from mailflow.route.mail import CaseMail
+from mailflow.services import Services
 from mailflow.thread import resolve
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Services:
-    """What the pipeline works with, handed in (never looked up)."""
-
-    engine: Engine
-    settings: Settings
-    renderer: Renderer
-    clock: Callable[[], datetime] = utcnow
-    dnsfunc: DnsFunc | None = None
-    """DKIM key lookups (None: the system resolver); tests hand in their own."""
-
-    @property
-    def conduct(self) -> ConductAddress:
-        return ConductAddress.parse(self.settings.service.conduct_address)
-
-    @property
-    def insiders(self) -> frozenset[str]:
-        return frozenset(a.lower() for m in self.settings.committee.members for a in m.addresses)
-
-    @property
-    def roster(self) -> Roster:
-        return Roster.from_settings(self.settings)
-
-    @property
-    def drafting(self) -> DraftingContext:
-        """What drafting a notice needs: for the deadlines and the ``drafts`` commands."""
-        return DraftingContext(self.settings, self.renderer, self.conduct, self.roster.members)
-
-    @property
-    def route_context(self) -> RouteContext:
-        return RouteContext(self.settings, self.conduct, self.roster.members, self.renderer)
-
-    def authenticate(self, message: ParsedMessage, raw: bytes, arrival: Arrival) -> SenderCheck:
-        assert message.tree is not None
-        return check_sender(
-            message.tree, raw, self.roster, self.settings.authentication, arrival=arrival, dnsfunc=self.dnsfunc
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,16 +69,27 @@ class _Understood:
     new_text: str
     sender: SenderCheck
     raw: bytes
+    too_complex: str | None = None
+    """Why the message is read as its header alone (over its time budget), or None."""
 
 
-def process_inbound(svc: Services, inbound_id: int) -> Outcome:
-    return process_batch(svc, [inbound_id])[0]
+RECORD_CHUNK = 16
+"""Messages threaded and recorded per transaction. SQLite has one writer, and the listener's spool
+commit (the 250) waits for it: short transactions (some tens of milliseconds) keep intake
+answering while processing runs; each commit is cheap (not waited for on disk)."""
 
 
 def process_batch(svc: Services, inbound_ids: Sequence[int]) -> list[Outcome]:
     """Process spooled messages in order: parse each outside any lock, then thread, record and
-    draft them all in one transaction (one commit, one turn of the threading lock). Each message
-    has its own savepoint, so one that fails unexpectedly is quarantined without undoing the rest."""
+    draft them, ``RECORD_CHUNK`` to a transaction (one commit, one turn of the threading lock). Each message
+    has its own savepoint, so one that fails unexpectedly is quarantined without undoing the rest,
+    with the step that failed in its reason.
+
+    Each message also has a time budget (``[queue] message_time_limit_seconds``, and the actor's
+    own time limit): one over it is read again as its header alone, with a note in place of its
+    content, and recorded as "too complex to read": stored as received, on its case where it
+    threads, the reporter acknowledged, the committee's copy saying so, the chairs alerted."""
+    seconds = svc.settings.queue.message_time_limit_seconds
     outcomes: dict[int, Outcome] = {}
     ready: list[tuple[Inbound, str | None, _Understood]] = []
     for inbound_id, loaded in _load(svc.engine, inbound_ids).items():
@@ -122,26 +97,38 @@ def process_batch(svc: Services, inbound_ids: Sequence[int]) -> list[Outcome]:
             outcomes[inbound_id] = loaded
             continue
         inbound, mail_from, raw = loaded
+        step = ["parsing"]
         try:
-            ready.append((inbound, mail_from, understand(raw, mail_from, svc, inbound.arrival)))
+            with budget.limit(seconds):
+                understood = understand(raw, mail_from, svc, inbound.arrival, step)
         except ParseFailure as exc:
             outcomes[inbound_id] = quarantine(svc.engine, inbound_id, str(exc))
+            continue
+        except OVER_TIME:
+            log.warning("inbound message %s over its %g s budget while %s", inbound_id, seconds, step[0])
+            try:
+                understood = too_complex(raw, mail_from, svc, inbound, f"while {step[0]}")
+            except (Exception, *OVER_TIME) as exc:  # not even its header could be read in time
+                outcomes[inbound_id] = quarantine(
+                    svc.engine, inbound_id, f"too complex to read (over its time budget while {step[0]}); "
+                    f"its header could not be read either: {exc.__class__.__name__}",
+                )  # fmt: skip
+                continue
         except Exception as exc:  # a parser bug on one message must not block the others
-            log.exception("parsing inbound message %s failed", inbound_id)
+            _log_failure(inbound_id, step[0], exc)
             outcomes[inbound_id] = quarantine(
-                svc.engine, inbound_id, f"unexpected parser error: {exc.__class__.__name__}"
+                svc.engine, inbound_id, f"unexpected error while {step[0]}: {exc.__class__.__name__}"
             )
+            continue
+        ready.append((inbound, mail_from, understood))
     failed: list[tuple[int, str]] = []
-    if ready:
+    for start in range(0, len(ready), RECORD_CHUNK):
         with connection(svc.engine) as conn:
             lock_for_threading(conn)
-            for inbound, mail_from, understood in ready:
-                try:
-                    with conn.begin_nested():
-                        outcomes[inbound.id] = _thread_and_record(conn, svc, inbound, mail_from, understood)
-                except Exception as exc:
-                    log.exception("recording inbound message %s failed", inbound.id)
-                    failed.append((inbound.id, f"unexpected error while threading: {exc.__class__.__name__}"))
+            for inbound, mail_from, understood in ready[start : start + RECORD_CHUNK]:
+                reason = _record_one(conn, svc, inbound, mail_from, understood, seconds, outcomes)
+                if reason is not None:
+                    failed.append((inbound.id, reason))
     for inbound_id, reason in failed:
         outcomes[inbound_id] = quarantine(svc.engine, inbound_id, reason)
     return [
@@ -149,11 +136,113 @@ def process_batch(svc: Services, inbound_ids: Sequence[int]) -> list[Outcome]:
     ]
 
 
-def understand(raw: bytes, envelope_from: str | None, svc: Services, arrival: Arrival) -> _Understood:
-    """parse -> classify -> reply text -> who sent it: work on the bytes, no database."""
+def _record_one(
+    conn: Connection,
+    svc: Services,
+    inbound: Inbound,
+    mail_from: str | None,
+    understood: _Understood,
+    seconds: float,
+    outcomes: dict[int, Outcome],
+) -> str | None:
+    """Thread, record and route one message in a savepoint of its own, within its budget; over
+    it, once more as too complex to read. Returns the reason to quarantine it, or None when done."""
+    step = ["threading"]
+    try:
+        with budget.limit(seconds), conn.begin_nested():
+            outcomes[inbound.id] = _thread_and_record(conn, svc, inbound, mail_from, understood, step)
+        return None
+    except OVER_TIME:
+        log.warning("inbound message %s over its %g s budget while %s", inbound.id, seconds, step[0])
+        if understood.too_complex is not None:
+            return f"too complex to read (over its time budget {understood.too_complex}, then while {step[0]})"
+    except Exception as exc:
+        _raise_if_outage(exc)
+        _log_failure(inbound.id, step[0], exc)
+        return f"unexpected error while {_failed_step(exc, step[0])}: {exc.__class__.__name__}"
+    step = ["threading"]
+    try:
+        simpler = too_complex(understood.raw, mail_from, svc, inbound, f"while {step[0]}")
+        with budget.limit(seconds), conn.begin_nested():
+            outcomes[inbound.id] = _thread_and_record(conn, svc, inbound, mail_from, simpler, step)
+        return None
+    except OVER_TIME:
+        return f"too complex to read (over its time budget while {step[0]}, twice)"
+    except Exception as exc:
+        _raise_if_outage(exc)
+        _log_failure(inbound.id, step[0], exc)
+        return f"too complex to read, then an unexpected error while {_failed_step(exc, step[0])}: " + (
+            exc.__class__.__name__
+        )
+
+
+def _raise_if_outage(exc: Exception) -> None:
+    """The database going away is no fault of the message: the whole batch is tried again later
+    (TemporaryFailure), nothing is quarantined for it."""
+    if isinstance(exc, OperationalError | InterfaceError | PendingRollbackError | ResourceClosedError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
+        raise TemporaryFailure(f"database unavailable while processing: {exc.__class__.__name__}") from exc
+
+
+def _failed_step(exc: BaseException, step: str) -> str:
+    """The step as a person names it: routing that failed inside the policy gate is the gate."""
+    if step == "routing":
+        for frame, _ in traceback.walk_tb(exc.__traceback__):
+            if f"{os.sep}mailflow{os.sep}policy{os.sep}" in frame.f_code.co_filename:
+                return "the policy gate"
+    return step
+
+
+def _log_failure(inbound_id: int, step: str, exc: BaseException) -> None:
+    """Where it failed, without the exception's text (it may quote the message)."""
+    where = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("inbound message %s failed while %s: %s\n%s", inbound_id, step, exc.__class__.__name__, where)
+
+
+def understand(
+    raw: bytes, envelope_from: str | None, svc: Services, arrival: Arrival, step: list[str] | None = None
+) -> _Understood:
+    """parse -> classify -> reply text -> who sent it: work on the bytes, no database. ``step``
+    (when given) holds the step at work, for the reason of a failure."""
+    step = step if step is not None else [""]
+    step[0] = "parsing"
     message = parse_message(raw)
+    step[0] = "classifying"
     classification = classify(message, envelope_from=envelope_from)
-    return _Understood(message, classification, reply_text(message), svc.authenticate(message, raw, arrival), raw)
+    step[0] = "reading the reply text"
+    new_text = reply_text(message)
+    step[0] = "authenticating the sender"
+    sender = svc.authenticate(message, raw, arrival)
+    return _Understood(message, classification, new_text, sender, raw)
+
+
+TOO_COMPLEX_NOTE = (
+    "[mailflow: this message was too complex to read within its time budget ({why}). It is stored "
+    "exactly as it arrived (inbound message {inbound_id}); what it says is not shown here. Read it "
+    "with care, from the stored copy.]"
+)
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_CONTENT_FIELDS = re.compile(rb"^content-[a-z-]*:", re.IGNORECASE)
+
+
+def too_complex(raw: bytes, mail_from: str | None, svc: Services, inbound: Inbound, why: str) -> _Understood:
+    """The message as its header alone, with a note for its content: enough to thread it, open
+    its case, acknowledge the reporter and tell the committee. Raises when not even that works."""
+    end = _HEADER_END.search(raw)
+    head = raw[: end.start()] if end else raw
+    fields: list[bytes] = []
+    for line in head.splitlines():
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] += b"\r\n" + line
+        elif line.strip():
+            fields.append(line)
+    kept = [f for f in fields if not _CONTENT_FIELDS.match(f)]
+    note = TOO_COMPLEX_NOTE.format(why=why, inbound_id=inbound.id)
+    simple = b"\r\n".join(kept) + b"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + note.encode() + b"\r\n"
+    with budget.limit(svc.settings.queue.message_time_limit_seconds):
+        understood = understand(simple, mail_from, svc, inbound.arrival)
+    return dataclasses.replace(understood, new_text=note, too_complex=why)
 
 
 _i = t.inbound.c
@@ -222,14 +311,19 @@ def _load(engine: Engine, inbound_ids: Sequence[int]) -> dict[int, tuple[Inbound
 
 
 def _thread_and_record(
-    conn: Connection, svc: Services, inbound: Inbound, mail_from: str | None, understood: _Understood
+    conn: Connection, svc: Services, inbound: Inbound, mail_from: str | None, understood: _Understood, step: list[str]
 ) -> Outcome:
     state, case_id = conn.execute(_STATE, {"inbound_id": inbound.id}).one()
     if state != InboundState.RECEIVED:  # another worker got here first
         return Outcome(inbound.id, InboundState(state), case_id)
     now = svc.clock()
     message, classification = understood.message, understood.classification
-    done = {"message_id": message.message_id, "kind": classification.kind, "processed_at": now}
+    done = {
+        "message_id": message.message_id,
+        "kind": classification.kind,
+        "processed_at": now,
+        "reason": f"too complex to read ({understood.too_complex})" if understood.too_complex else None,
+    }
     earlier = earlier_copy(conn, inbound.id, message.message_id)
     if earlier is not None:
         conn.execute(
@@ -246,6 +340,7 @@ def _thread_and_record(
 
     ctx = resolve.Context(svc.conduct, svc.settings.service.subject_tag, svc.insiders, history=not inbound.notify)
     thread = resolve.resolve(conn, message, inbound.rcpt_to, ctx)
+    step[0] = "recording"
     forwarded = _forwarded_report(svc, understood) if thread.tier is resolve.Tier.NEW else None
     sender = understood.sender
     recorded = record(
@@ -263,6 +358,11 @@ def _thread_and_record(
     )
     case_id = recorded.case.id if recorded.case else None
     conn.execute(_UPDATE, {"inbound_id": inbound.id, "state": InboundState.PROCESSED, "case_id": case_id, **done})
+    if understood.too_complex:
+        alerts.raise_alert(
+            conn, AlertKind.TOO_COMPLEX, f"a message was too complex to read ({understood.too_complex}); "
+            "it is recorded without its content", case_id=case_id, inbound_id=inbound.id, now=now,
+        )  # fmt: skip
     if classification.kind is MessageKind.BOUNCE and thread.outbound_id is not None:
         # Only a bounce to the mail's own return path counts (VERP): a forged one quoting a
         # Message-ID to the case address is recorded, and marks nothing.
@@ -294,6 +394,7 @@ def _thread_and_record(
         forwarded=forwarded is not None,
         submitted=inbound.submitted_by is not None,
     )
+    step[0] = "routing"
     routed = router.route(conn, svc.route_context, mail, now=now)
     held = tuple(line for decision in routed.held for line in decision.smtp_lines())
     return Outcome(inbound.id, InboundState.PROCESSED, case_id, recorded.created, tuple(routed.outbound_ids), held=held)

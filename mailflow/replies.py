@@ -18,6 +18,12 @@ TOO_MANY_CONNECTIONS = "421 4.7.0 Too many connections from your address; try ag
 SENDER_RATE = "450 4.7.1 Too many messages from this sender in the last hour; please try again later"
 NO_SPACE = "452 4.3.1 Insufficient system storage; please try again later"
 
+# The submission listener's answers (mailflow.handoff): the outcome of processing, at SMTP time.
+SUBMISSION_ACCEPTED = "250 2.0.0 Accepted: recorded, and relayed where it was addressed"
+SUBMISSION_HELD = "550 5.7.1 Held by the policy gate; nothing was sent."
+SUBMISSION_UNPROCESSED = "554 5.6.0 The mail could not be processed; it is kept for the operator"
+SUBMISSION_NO_CASE = "550 5.7.1 The mail belongs to no case; nothing was sent"
+
 
 def queued(inbound_id: int) -> str:
     return f"250 2.0.0 Ok: stored as message {inbound_id}"

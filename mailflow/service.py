@@ -17,17 +17,16 @@ from dramatiq import Worker
 
 from mailflow.actors import check_deadlines
 from mailflow.auth import DnsFunc, Roster
-from mailflow.committee import deadlines
 from mailflow.config import Settings
 from mailflow.database import checkpoint, migrate
 from mailflow.embedded import WorkerProcesses
 from mailflow.errors import TemporaryFailure
+from mailflow.handoff import submission_handler
 from mailflow.inbound import smtp
 from mailflow.inbound.imap import ImapPoller
 from mailflow.inbound.space import SpaceWatch
 from mailflow.inbound.spool import GroupCommitSpool, Spool
 from mailflow.inbound.submission import SubmissionListener
-from mailflow.inbound.submit import submission_handler
 from mailflow.outbound.transport import Transport
 from mailflow.parse.addresses import ConductAddress
 from mailflow.runtime import Runtime
@@ -62,6 +61,9 @@ class Service:
         self._database_ready = False
         self._maintenance: threading.Thread | None = None
         self._run_worker = settings.run_embedded_worker if worker is None else worker
+        # A transport or DNS function handed in (by a test) cannot cross into child processes.
+        in_process = transport is not None or dnsfunc is not None
+        self._process_count = 0 if in_process else settings.embedded_processes
         self._worker: Worker | None = None
         self._processes: WorkerProcesses | None = None
         self._spool: GroupCommitSpool | None = None
@@ -112,9 +114,9 @@ class Service:
     def _start_work(self) -> None:
         """What needs the database: the worker(s), the sweep, the IMAP poller, the deadlines."""
         queue = self.settings.queue
-        if self._run_worker and queue.worker_processes:
-            # Children do the work, and each sweeps its own share of the database.
-            self._processes = WorkerProcesses(self.settings, queue.worker_processes).start()
+        if self._run_worker and self._process_count:
+            # Children do the work, beside the listeners, and each sweeps its own share of the database.
+            self._processes = WorkerProcesses(self.settings, self._process_count).start()
         else:
             if self._run_worker:
                 self._worker = Worker(self.runtime.broker, worker_threads=queue.worker_threads)
@@ -216,13 +218,11 @@ class Service:
         """The scheduler of the manuals' deadlines: every ``check_seconds`` a ``check_deadlines``
         message for whichever worker takes it. With embedded worker processes (which share no
         broker with this one) the check runs here. Idempotent: several serve processes may run it."""
-        services = self.runtime.services
-        drafting = services.drafting
         period = self.settings.notices.check_seconds
         while not self._stopping.wait(period):
             try:
                 if self._processes is not None:
-                    deadlines.tick(self.runtime.engine, drafting, services.clock())
+                    self.runtime.check_deadlines()
                 else:
                     # With no worker up for a while, stale checks are dropped (a newer one follows)
                     # rather than piling up and all running at once when a worker comes back.

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import dramatiq
 
-from mailflow.committee import deadlines
-from mailflow.runtime import current
+from mailflow.actors.room import room
 
 
 @dramatiq.actor(queue_name="deadlines", max_retries=3, min_backoff=5_000, time_limit=300_000)
 def check_deadlines() -> None:
-    runtime = current()
-    deadlines.tick(runtime.engine, runtime.services.drafting, runtime.services.clock())
+    room().check_deadlines()

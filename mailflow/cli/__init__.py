@@ -151,7 +151,7 @@ def ingest(
     recipient: Annotated[list[str] | None, typer.Option("--recipient", "-r", help="envelope recipient")] = None,
 ) -> None:
     """Take one message from a file or standard input, as an MTA pipe transport would deliver it."""
-    from mailflow.inbound.pipe import deliver_from_pipe
+    from mailflow.handoff import deliver_from_pipe
     from mailflow.inbound.space import NoSpace
 
     try:

@@ -19,7 +19,6 @@ from mailflow.clock import utcnow
 from mailflow.committee import deadlines
 from mailflow.database import connection, lock_for_threading
 from mailflow.drafting import approval, drafts
-from mailflow.inbound.inline import deliver
 from mailflow.model import core as t
 from mailflow.outbound import outbox
 from mailflow.runtime import Runtime
@@ -74,7 +73,7 @@ def _decide(ctx: typer.Context, draft_id: int, chair: str, reason: str | None, e
                 decided = approval.approve(conn, drafting, draft, chair, now=utcnow(), edited_text=edited)
             else:
                 decided = approval.reject(conn, drafting, draft, chair, reason, now=utcnow())
-        deliver(runtime, list(decided.outbound_ids))
+        runtime.deliver(list(decided.outbound_ids))
         console.print(decided.message, highlight=False, markup=False)
     except drafts.DraftError as exc:
         fail(str(exc))
@@ -130,7 +129,7 @@ def tick(
         fired = deadlines.tick(runtime.engine, runtime.services.drafting, at, stamp=min(at, utcnow()))
         with connection(runtime.engine) as conn:
             due = outbox.due(conn, utcnow())
-        deliver(runtime, due)
+        runtime.deliver(due)
     finally:
         runtime.close()
     for item in fired:

@@ -15,7 +15,6 @@ from mailflow.case import standing
 from mailflow.cli.output import console, emit_rows, fail
 from mailflow.clock import utcnow
 from mailflow.database import connection, lock_for_threading
-from mailflow.inbound.inline import deliver
 from mailflow.outbound import held
 from mailflow.runtime import Runtime
 
@@ -64,7 +63,7 @@ def release(
             if chair in standing.excluded(conn, kept.case_id):
                 fail(f"{chair} is excluded from case {held.case_ref(conn, kept.case_id)} and cannot decide on it")
             held.release(conn, kept, chair=chair, reason=reason, now=utcnow())
-        deliver(runtime, [kept.outbound_id])
+        runtime.deliver([kept.outbound_id])
         console.print(f"released held mail {held_id}; the diary records {chair} and the reason", highlight=False)
     except held.ReleaseRefused as exc:
         fail(str(exc))

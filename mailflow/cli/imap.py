@@ -71,7 +71,6 @@ def poll(
     """Fetch new mail from the configured folders (and keep doing so, without --once)."""
     from mailflow.inbound.imap import ImapPoller
     from mailflow.inbound.imap_session import ImapError
-    from mailflow.inbound.inline import handoff
     from mailflow.inbound.spool import Spool
     from mailflow.runtime import Runtime
 
@@ -83,7 +82,7 @@ def poll(
     except (ConfigError, TemporaryFailure) as exc:
         fail_for(exc)
     try:
-        spool = Spool(runtime.engine, on_committed=handoff(runtime))
+        spool = Spool(runtime.engine, on_committed=runtime.hand_on)
         poller = ImapPoller(
             imap,
             spool,

@@ -20,7 +20,6 @@ from mailflow.clock import utcnow
 from mailflow.committee import deadlines as schedule
 from mailflow.database import connection
 from mailflow.imports.source import Message, Source, date_order
-from mailflow.inbound.inline import process_now
 from mailflow.inbound.spool import Envelope, Spool
 from mailflow.model import CaseState, InboundSource, InboundState
 from mailflow.model import core as t
@@ -163,7 +162,7 @@ def _take(runtime: Runtime, spool: Spool, messages: Sequence[Message], tally: _T
     # Ids in date order, each once; those stored before (already processed, or left `received` by an
     # interrupted run) go along: the pipeline skips what it has done and finishes what it has not.
     ids = list(dict.fromkeys(a.inbound_id for a in accepted))
-    for outcome in process_now(runtime, ids):
+    for outcome in runtime.process_now(ids):
         if outcome.inbound_id not in fresh:
             continue
         tally.cases += outcome.created

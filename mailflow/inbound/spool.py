@@ -88,7 +88,10 @@ class Spool:
             results = [self._store([item])[0] for item in items]
         fresh = [r.inbound_id for r in results if r.new]
         if fresh and self._on_committed is not None:
-            self._on_committed(fresh)
+            try:
+                self._on_committed(fresh)
+            except Exception as exc:  # stored is stored: the broker away, the sweep hands them on later
+                log.warning("%d stored message(s) left for the sweep: %s", len(fresh), exc.__class__.__name__)
         return results
 
     def _store(self, items: Sequence[tuple[bytes, Envelope]]) -> list[Accepted]:

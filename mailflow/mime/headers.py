@@ -114,6 +114,10 @@ def decode_words(value: str, budget: Budget | None = None) -> str:
     return "".join(p if isinstance(p, str) else decode_bytes(b"".join(p), cs) for cs, p in pieces)
 
 
+_PLAIN_ADDRESS = re.compile(r"[^\s<>()\[\]\",;:@\\]{1,64}@[^\s<>()\[\]\",;:@\\]{1,255}")
+_MAX_PLAIN = 100
+
+
 def mailboxes(values: list[str] | tuple[str, ...], budget: Budget | None = None) -> tuple[Mailbox, ...]:
     """The mailboxes of address fields (From, To, Cc, Reply-To ...), parsed before decoding (an
     encoded display name may hold commas and quotes), names decoded after. Only entries with an
@@ -124,7 +128,7 @@ def mailboxes(values: list[str] | tuple[str, ...], budget: Budget | None = None)
         try:
             pairs = getaddresses([text])
         except (RecursionError, ValueError, IndexError, TypeError):  # crafted input the stdlib chokes on
-            pairs = []
+            pairs = [("", found) for found in _PLAIN_ADDRESS.findall(text)[:_MAX_PLAIN]]  # a plain reading
         for name, address in pairs:
             address = address.strip().strip("<>")
             if not address or "@" not in address:

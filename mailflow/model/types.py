@@ -118,6 +118,7 @@ class AlertKind(StrEnum):
     DELIVERY_FAILED = "delivery_failed"  # a mail that could not be delivered
     BOUNCED = "bounced"  # a mail that came back
     OVERDUE = "overdue"  # a deadline of the manuals (or a promised date) passed
+    TOO_COMPLEX = "too_complex"  # a message over its time budget, recorded without its content
 
 
 class OutboundKind(StrEnum):

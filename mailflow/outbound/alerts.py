@@ -41,6 +41,7 @@ _TITLES = {
     AlertKind.DELIVERY_FAILED: "Mail that could not be delivered",
     AlertKind.BOUNCED: "Mail that came back undelivered",
     AlertKind.OVERDUE: "Deadlines that passed",
+    AlertKind.TOO_COMPLEX: "Messages too complex to read in time (recorded without their content)",
 }
 _HOW = {
     AlertKind.UNPLACED: "See them with: mailflow inbound list --unplaced (each is kept as received).",
@@ -49,6 +50,7 @@ _HOW = {
     AlertKind.DELIVERY_FAILED: "See them with: mailflow outbox list --state failed.",
     AlertKind.BOUNCED: "See them with: mailflow outbox list --state bounced.",
     AlertKind.OVERDUE: "Each case's deadlines: mailflow cases show REF (or /cases by mail).",
+    AlertKind.TOO_COMPLEX: "Each is kept as received, on its case without its content: mailflow cases show REF.",
 }
 
 

@@ -89,7 +89,12 @@ def _fold(line: str) -> str:
 
 
 def _mailbox(name: str, address: str) -> str:
-    return formataddr((one_line(name), address), charset="utf-8")
+    if address.isascii():
+        return formataddr((one_line(name), address), charset="utf-8")
+    # An internationalised address (RFC 6532: UTF-8 in the header, sent with SMTPUTF8); the
+    # display name is encoded as for any other address.
+    shown = formataddr((one_line(name), "x@x"), charset="utf-8")[: -len("<x@x>")].rstrip()
+    return f"{shown} <{address}>" if shown else address
 
 
 def _mailboxes(name: str, addresses: Sequence[Address]) -> str:

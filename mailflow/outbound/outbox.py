@@ -25,7 +25,6 @@ from mailflow.errors import TransportError
 from mailflow.model import Case, OutboundKind, OutboundMessage, OutboundState
 from mailflow.model import core as t
 from mailflow.outbound.compose import Draft, compose, new_message_id
-from mailflow.outbound.transport import Transport
 from mailflow.parse.addresses import ConductAddress, new_token
 
 STALE_SENDING = timedelta(minutes=10)
@@ -62,7 +61,23 @@ _CLAIMED: Select[int, int | None, str, list[str], str, int, bytes] = (
     )
     .order_by(_o.id)
 )
-_OUTCOME = t.outbound.update().where(_o.id == bindparam("outbound_id"))
+# An outcome lands once: on the attempt it is the outcome of, while that attempt is not decided
+# (saving it again after a commit whose answer was lost changes nothing).
+_OUTCOME = t.outbound.update().where(
+    _o.id == bindparam("outbound_id"),
+    _o.attempts == bindparam("attempt"),
+    _o.state.in_([OutboundState.SENDING, OutboundState.RETRY]),
+)
+_UNCLAIM = (
+    t.outbound.update()
+    .where(
+        _o.id.in_(bindparam("ids", expanding=True)),
+        _o.state == OutboundState.SENDING,
+        _o.claimed_by == bindparam("claimant"),
+    )
+    .values(state=OutboundState.RETRY, attempts=_o.attempts - 1, next_attempt_at=_o.claimed_at)
+)
+_UNCLAIM_AT = _UNCLAIM.where(_o.claimed_at == bindparam("now"))
 _CLAIMANTS: Select[str | None] = select(_o.claimed_by).where(_o.state == OutboundState.SENDING).distinct()
 _DUE = (
     select(_o.id)
@@ -171,6 +186,16 @@ def claim_many(conn: Connection, outbound_ids: list[int], now: datetime) -> list
     return [Claimed(*row) for row in conn.execute(_CLAIMED, params)]
 
 
+def unclaim(conn: Connection, outbound_ids: list[int], now: datetime | None = None) -> None:
+    """Give back mails this process claimed and never handed over: due again, the attempt not
+    counted. With ``now``, only what the claim made at that time took (a claim whose commit may or
+    may not have landed)."""
+    if now is None:
+        conn.execute(_UNCLAIM, {"ids": outbound_ids, "claimant": _claimant()})
+    else:
+        conn.execute(_UNCLAIM_AT, {"ids": outbound_ids, "claimant": _claimant(), "now": now})
+
+
 def claim(conn: Connection, outbound_id: int, now: datetime) -> Claimed | None:
     claimed = claim_many(conn, [outbound_id], now)
     return claimed[0] if claimed else None
@@ -178,14 +203,6 @@ def claim(conn: Connection, outbound_id: int, now: datetime) -> Claimed | None:
 
 def backoff(attempts: int, base_seconds: float) -> timedelta:
     return min(timedelta(seconds=base_seconds * 2 ** max(0, attempts - 1)), MAX_BACKOFF)
-
-
-def deliver(claimed: Claimed, transport: Transport) -> tuple[list[str], TransportError | None]:
-    """The network part, outside any transaction."""
-    try:
-        return transport.send(claimed.mail_from, claimed.recipients, claimed.raw, claimed.message_id), None
-    except TransportError as exc:
-        return [], exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,15 +222,14 @@ def record_outcome(
     max_attempts: int,
     retry_base_seconds: float,
 ) -> Outcome:
+    key = {"outbound_id": claimed.id, "attempt": claimed.attempts}
     if error is None:
         note = f"refused {len(refused)} of {len(claimed.recipients)} recipients" if refused else None
-        conn.execute(
-            _OUTCOME, {"outbound_id": claimed.id, "state": OutboundState.SENT, "sent_at": now, "last_error": note}
-        )
+        conn.execute(_OUTCOME, {**key, "state": OutboundState.SENT, "sent_at": now, "last_error": note})
         return Outcome(OutboundState.SENT, claimed.attempts, None)
     if error.permanent or claimed.attempts >= max_attempts:
-        conn.execute(_OUTCOME, {"outbound_id": claimed.id, "state": OutboundState.FAILED, "last_error": str(error)})
-        if claimed.case_id is not None:
+        changed = conn.execute(_OUTCOME, {**key, "state": OutboundState.FAILED, "last_error": str(error)}).rowcount
+        if changed and claimed.case_id is not None:
             diary.append(
                 conn,
                 claimed.case_id,
@@ -228,7 +244,7 @@ def record_outcome(
     conn.execute(
         _OUTCOME,
         {
-            "outbound_id": claimed.id,
+            **key,
             "state": OutboundState.RETRY,
             "last_error": str(error),
             "next_attempt_at": retry_at,

@@ -11,9 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import unquote, urlsplit
 
-from mailflow.config import Settings
 from mailflow.errors import TransportError
 
 Send = Callable[[str, Sequence[str], bytes, str], list[str]]
@@ -128,8 +126,14 @@ class SmtpTransport:
             nonlocal client
             if client is None:
                 client = self._open()
+            # An internationalised address (RFC 6531) goes only with SMTPUTF8.
+            utf8 = not (mail_from.isascii() and all(r.isascii() for r in recipients))
             try:
-                refused = client.sendmail(mail_from, list(recipients), raw)
+                refused = client.sendmail(mail_from, list(recipients), raw, mail_options=["SMTPUTF8"] if utf8 else [])
+            except smtplib.SMTPNotSupportedError:
+                raise TransportError(
+                    "smarthost does not take internationalised addresses (SMTPUTF8)", permanent=True
+                ) from None
             except smtplib.SMTPRecipientsRefused as exc:
                 codes = {code for code, _ in exc.recipients.values()}
                 permanent = all(code >= 500 for code in codes)
@@ -166,31 +170,3 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, socket.timeout):
         return "timed out"
     return exc.strerror if isinstance(exc, OSError) and exc.strerror else exc.__class__.__name__
-
-
-def transport_from_settings(settings: Settings) -> Transport:
-    transport = _transport(settings)
-    if settings.outgoing.sent_folder and settings.intake.imap is not None:
-        from mailflow.outbound.sent_copy import SentCopyTransport
-
-        return SentCopyTransport(transport, settings.intake.imap, settings.outgoing.sent_folder)
-    return transport
-
-
-def _transport(settings: Settings) -> Transport:
-    spec = settings.outgoing.transport
-    if spec.startswith("maildir:"):
-        return MaildirTransport(Path(spec.removeprefix("maildir:")))
-    parts = urlsplit(spec)
-    implicit = parts.scheme == "smtps"
-    password = settings.outgoing.password.get_secret_value() if settings.outgoing.password else None
-    return SmtpTransport(
-        parts.hostname or "localhost",
-        parts.port or (465 if implicit else 25),
-        implicit_tls=implicit,
-        starttls=settings.outgoing.starttls and not implicit,
-        username=settings.outgoing.username or (unquote(parts.username) if parts.username else None),
-        password=password or (unquote(parts.password) if parts.password else None),
-        timeout=settings.outgoing.timeout_seconds,
-        local_hostname=settings.intake.hostname,
-    )

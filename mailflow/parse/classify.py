@@ -434,8 +434,13 @@ def _sender_signals(headers: _Headers, envelope_from: str | None) -> tuple[list[
 
 
 def _name_and_address(value: str) -> tuple[str, str]:
-    """The first mailbox of a From value; odd forms ("<Postmaster\\@x@y>") by a plain reading."""
-    pairs = getaddresses([value])
+    """The first mailbox of a From value; odd forms ("<Postmaster\\@x@y>"), and those the standard
+    library's parser cannot read (thousands of nested groups or comments: RecursionError), by a
+    plain reading."""
+    try:
+        pairs = getaddresses([value])
+    except (RecursionError, ValueError, IndexError, TypeError):
+        pairs = []
     if pairs and pairs[0][1] and ("@" in pairs[0][1] or "<" not in value):
         return pairs[0]  # "MAILER-DAEMON (Mail Delivery System)" has no domain, and is fine
     match = re.search(r"<([^<>]*)>", value)

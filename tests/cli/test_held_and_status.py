@@ -94,7 +94,7 @@ def test_status_says_what_needs_a_person(db_stack: Stack, intake: Intake, tmp_pa
     assert busy.returncode == 1
     report_ = json.loads(busy.stdout)
     assert (report_["held"], report_["quarantined"], report_["unplaced"]) == (1, 1, 1)
-    assert report_["alerts_waiting"] == {"quarantined": 1, "unplaced": 1}
+    assert report_["alerts_waiting"] == {"held": 1, "quarantined": 1, "unplaced": 1}
     assert report_["intake_space"]["ok"] is True
     text = run(config, "status").stdout.decode()
     assert "mailflow held list" in text and "mailflow quarantine list" in text

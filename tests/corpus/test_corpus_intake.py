@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from mailflow.inbound.spool import Envelope, Spool
 from mailflow.model import Blob, InboundMessage, InboundSource, InboundState
-from mailflow.pipeline import process_inbound
 from mailflow.runtime import Runtime
 from tests.support.corpus_messages import CorpusMessage, all_messages, as_on_the_wire
 from tests.support.stack import CONDUCT, Stack
@@ -72,7 +71,7 @@ def test_every_corpus_message_is_kept_byte_for_byte_from_a_pipe(sqlite_stack: St
         for message in all_messages():
             accepted = spool.accept(message.raw, Envelope(InboundSource.PIPE, None, (CONDUCT,)))
             if accepted.new:
-                outcome = process_inbound(runtime.services, accepted.inbound_id)
+                [outcome] = runtime.process_now([accepted.inbound_id])
                 assert outcome.state is not InboundState.RECEIVED, message.name
             with sqlite_stack.session() as s:
                 inbound = s.get(InboundMessage, accepted.inbound_id)

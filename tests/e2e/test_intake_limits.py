@@ -13,7 +13,7 @@ from select import select as readable
 
 from sqlalchemy import select
 
-from mailflow.inbound.pipe import deliver_from_pipe
+from mailflow.handoff import deliver_from_pipe
 from mailflow.inbound.smtp import SenderRate
 from mailflow.model import Blob, InboundMessage
 from mailflow.parse.trace import Trace, is_own, without_trace

@@ -8,7 +8,6 @@ from typing import Any
 
 from mailflow.config import Settings
 from mailflow.inbound.imap import ImapPoller
-from mailflow.inbound.inline import handoff
 from mailflow.inbound.spool import Spool
 from mailflow.runtime import Runtime
 from tests.support.dovecot import DovecotServer
@@ -54,7 +53,7 @@ class Poller:
     def __init__(self, stack: Stack, dovecot: DovecotServer, **imap: Any) -> None:
         self.settings = settings(stack, dovecot, **imap)
         self.runtime = Runtime.build(self.settings)
-        self.process = handoff(self.runtime)
+        self.process = self.runtime.hand_on
         assert self.settings.intake.imap is not None
         self.poller = ImapPoller(
             self.settings.intake.imap,

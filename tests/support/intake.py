@@ -1,4 +1,5 @@
-"""The pipeline without the listeners: spool a message, process it now, send what it drafted.
+"""The pipeline without the listeners: spool a message, process it now, send what it drafted
+(``Runtime.process_now``, as the actors do; ``send=False`` stops after the pipeline).
 
 Synchronous and deterministic, on a real database; for the rules of threading, de-duplication
 and acknowledgement. The SMTP path itself is covered by tests/e2e."""
@@ -9,8 +10,7 @@ from typing import Any
 
 from mailflow.inbound.spool import Envelope, Spool
 from mailflow.model import InboundSource
-from mailflow.outbound.sender import send_one
-from mailflow.pipeline import Outcome, process_inbound
+from mailflow.pipeline import Outcome
 from mailflow.runtime import Runtime
 from tests.support.stack import CONDUCT, Stack
 
@@ -31,10 +31,7 @@ class Intake:
         send: bool = True,
     ) -> Outcome:
         accepted = self.spool.accept(raw, Envelope(source, mail_from, rcpt_to, notify=notify))
-        outcome = process_inbound(self.runtime.services, accepted.inbound_id)
-        if send:
-            for outbound_id in outcome.outbound_ids:
-                send_one(self.runtime.services, self.runtime.transport, outbound_id)
+        [outcome] = self.runtime.process_now([accepted.inbound_id], send=send)
         return outcome
 
     def close(self) -> None:

@@ -53,6 +53,9 @@ def make_settings(tmp: Path, db_url: str | None, broker_url: str = "stub://", **
             "broker_url": broker_url,
             "embedded_worker": True,
             "worker_threads": 2,
+            # Threads in the serve process: most tests look at one process. The default (child
+            # processes beside the listeners) is run by tests/e2e/test_processes.py and test_faults.py.
+            "worker_processes": 0,
             "sweep_seconds": 0.5,
         },
         "intake": {"smtp_listen": "127.0.0.1:0", "lmtp_listen": "127.0.0.1:0"},
