@@ -107,7 +107,7 @@ def process_batch(svc: Services, inbound_ids: Sequence[int]) -> list[Outcome]:
         except OVER_TIME:
             log.warning("inbound message %s over its %g s budget while %s", inbound_id, seconds, step[0])
             try:
-                understood = too_complex(raw, mail_from, svc, inbound, f"while {step[0]}")
+                understood = too_complex(raw, mail_from, svc, inbound, f"over its time budget while {step[0]}")
             except (Exception, *OVER_TIME) as exc:  # not even its header could be read in time
                 outcomes[inbound_id] = quarantine(
                     svc.engine, inbound_id, f"too complex to read (over its time budget while {step[0]}); "
@@ -116,10 +116,12 @@ def process_batch(svc: Services, inbound_ids: Sequence[int]) -> list[Outcome]:
                 continue
         except Exception as exc:  # a parser bug on one message must not block the others
             _log_failure(inbound_id, step[0], exc)
-            outcomes[inbound_id] = quarantine(
-                svc.engine, inbound_id, f"unexpected error while {step[0]}: {exc.__class__.__name__}"
-            )
-            continue
+            failed_while = f"an unexpected error while {step[0]}: {exc.__class__.__name__}"
+            try:  # heard all the same: its header alone, with a note for its content
+                understood = too_complex(raw, mail_from, svc, inbound, failed_while)
+            except (Exception, *OVER_TIME):
+                outcomes[inbound_id] = quarantine(svc.engine, inbound_id, failed_while)
+                continue
         ready.append((inbound, mail_from, understood))
     failed: list[tuple[int, str]] = []
     for start in range(0, len(ready), RECORD_CHUNK):
@@ -145,8 +147,9 @@ def _record_one(
     seconds: float,
     outcomes: dict[int, Outcome],
 ) -> str | None:
-    """Thread, record and route one message in a savepoint of its own, within its budget; over
-    it, once more as too complex to read. Returns the reason to quarantine it, or None when done."""
+    """Thread, record and route one message in a savepoint of its own, within its budget. Over it,
+    or failing unexpectedly, once more as too complex to read (its header alone, with a note): a
+    report is heard even when its content is not. Returns the reason to quarantine it, or None."""
     step = ["threading"]
     try:
         with budget.limit(seconds), conn.begin_nested():
@@ -154,26 +157,25 @@ def _record_one(
         return None
     except OVER_TIME:
         log.warning("inbound message %s over its %g s budget while %s", inbound.id, seconds, step[0])
-        if understood.too_complex is not None:
-            return f"too complex to read (over its time budget {understood.too_complex}, then while {step[0]})"
+        why = f"over its time budget while {step[0]}"
     except Exception as exc:
         _raise_if_outage(exc)
         _log_failure(inbound.id, step[0], exc)
-        return f"unexpected error while {_failed_step(exc, step[0])}: {exc.__class__.__name__}"
+        why = f"an unexpected error while {_failed_step(exc, step[0])}: {exc.__class__.__name__}"
+    if understood.too_complex is not None:
+        return f"too complex to read ({understood.too_complex}; then {why})"
     step = ["threading"]
     try:
-        simpler = too_complex(understood.raw, mail_from, svc, inbound, f"while {step[0]}")
+        simpler = too_complex(understood.raw, mail_from, svc, inbound, why)
         with budget.limit(seconds), conn.begin_nested():
             outcomes[inbound.id] = _thread_and_record(conn, svc, inbound, mail_from, simpler, step)
         return None
     except OVER_TIME:
-        return f"too complex to read (over its time budget while {step[0]}, twice)"
+        return f"too complex to read ({why}; then over its time budget while {step[0]})"
     except Exception as exc:
         _raise_if_outage(exc)
         _log_failure(inbound.id, step[0], exc)
-        return f"too complex to read, then an unexpected error while {_failed_step(exc, step[0])}: " + (
-            exc.__class__.__name__
-        )
+        return f"too complex to read ({why}; then an unexpected error while {_failed_step(exc, step[0])})"
 
 
 def _raise_if_outage(exc: Exception) -> None:
@@ -218,7 +220,7 @@ def understand(
 
 
 TOO_COMPLEX_NOTE = (
-    "[mailflow: this message was too complex to read within its time budget ({why}). It is stored "
+    "[mailflow: this message was too complex to read ({why}). It is stored "
     "exactly as it arrived (inbound message {inbound_id}); what it says is not shown here. Read it "
     "with care, from the stored copy.]"
 )
@@ -393,6 +395,7 @@ def _thread_and_record(
         envelope_from=mail_from,
         forwarded=forwarded is not None,
         submitted=inbound.submitted_by is not None,
+        unread=understood.too_complex,
     )
     step[0] = "routing"
     routed = router.route(conn, svc.route_context, mail, now=now)

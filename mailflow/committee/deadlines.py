@@ -48,7 +48,7 @@ from mailflow.drafting import approval, drafts
 from mailflow.drafting.context import DraftingContext
 from mailflow.model import AlertKind, CaseState, ConversationKind, OutboundKind, OutboundState
 from mailflow.model import core as t
-from mailflow.outbound import alerts
+from mailflow.outbound import alerts, digest
 from mailflow.outbound.to_members import to_members
 from mailflow.records import schedule as records
 
@@ -128,7 +128,7 @@ def tick(engine: Engine, ctx: DraftingContext, now: datetime, *, stamp: datetime
             alerts.raise_alert(conn, AlertKind.OVERDUE, f"{item.name}: {what}", now=stamp, case_id=item.case_id)
             fired.append(Fired(item.case_ref, item.name, what))
         service = ctx.settings.service
-        alerts.digest(
+        digest.send(
             conn,
             [m for m in ctx.roster if m.role == "chair"],
             committee_name=service.committee_name,

@@ -9,18 +9,13 @@ body or a reporter's address.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import Connection, Select, bindparam, func, select
+from sqlalchemy import Connection, Select, func, select
 
-from mailflow.auth import RosterMember
-from mailflow.model import AlertKind, OutboundKind
+from mailflow.model import AlertKind
 from mailflow.model import core as t
-from mailflow.outbound import outbox
-from mailflow.outbound.compose import Draft
-from mailflow.parse.message import Address
 
 _a = t.alert.c
 _INSERT = t.alert.insert()
@@ -29,12 +24,9 @@ _PENDING = (
     .where(_a.notified_at.is_(None))
     .order_by(_a.id)
 )
-_LAST_DIGEST = select(func.max(_a.notified_at)).where(_a.kind == bindparam("kind"))
-_MARK = t.alert.update().where(_a.id.in_(bindparam("ids", expanding=True))).values(notified_at=bindparam("now"))
 _COUNTS: Select[str, int] = select(_a.kind, func.count()).where(_a.notified_at.is_(None)).group_by(_a.kind)
-_REFS: Select[int, str] = select(t.cases.c.id, t.cases.c.ref).where(t.cases.c.id.in_(bindparam("ids", expanding=True)))
 
-_TITLES = {
+TITLES = {
     AlertKind.UNPLACED: "Stored messages that belong to no case",
     AlertKind.QUARANTINED: "Messages that could not be processed (quarantined)",
     AlertKind.HELD: "Mail the policy gate held",
@@ -43,7 +35,7 @@ _TITLES = {
     AlertKind.OVERDUE: "Deadlines that passed",
     AlertKind.TOO_COMPLEX: "Messages too complex to read in time (recorded without their content)",
 }
-_HOW = {
+HOW = {
     AlertKind.UNPLACED: "See them with: mailflow inbound list --unplaced (each is kept as received).",
     AlertKind.QUARANTINED: "See them with: mailflow quarantine list; retry one with: mailflow quarantine retry ID.",
     AlertKind.HELD: "See them with: mailflow held list.",
@@ -88,69 +80,14 @@ def raise_alert(
     )
 
 
+def waiting(conn: Connection) -> list[Alert]:
+    """The alerts not yet sent to the chairs, oldest first."""
+    return [
+        Alert(row.id, AlertKind(row.kind), row.case_id, row.inbound_id, row.outbound_id, row.summary, row.created_at)
+        for row in conn.execute(_PENDING)
+    ]
+
+
 def waiting_counts(conn: Connection) -> dict[AlertKind, int]:
     """Alerts not yet sent to the chairs, by kind."""
     return {AlertKind(kind): int(count) for kind, count in conn.execute(_COUNTS)}
-
-
-def digest(
-    conn: Connection,
-    chairs: Sequence[RosterMember],
-    *,
-    committee_name: str,
-    conduct_address: str,
-    now: datetime,
-    every: timedelta,
-) -> list[int]:
-    """One mail per kind with alerts waiting, unless one of that kind went out less than ``every`` ago.
-    Returns the ids of the drafted mails (none when there are no chairs: the alerts keep waiting)."""
-    if not chairs:
-        return []
-    waiting: dict[AlertKind, list[Alert]] = {}
-    for row in conn.execute(_PENDING):
-        alert = Alert(
-            row.id, AlertKind(row.kind), row.case_id, row.inbound_id, row.outbound_id, row.summary, row.created_at
-        )
-        waiting.setdefault(alert.kind, []).append(alert)
-    refs = _refs(conn, [a.case_id for items in waiting.values() for a in items if a.case_id is not None])
-    drafted: list[int] = []
-    for kind, items in waiting.items():
-        last = conn.execute(_LAST_DIGEST, {"kind": kind}).scalar()
-        if last is not None and now - last < every:
-            continue
-        lines = [f"{_TITLES[kind]}: {len(items)}", ""]
-        for alert in items[:200]:
-            where = f"case {refs[alert.case_id]}" if alert.case_id in refs else "no case"
-            ids = ", ".join(
-                f"{name} {value}"
-                for name, value in (("inbound", alert.inbound_id), ("outbound", alert.outbound_id))
-                if value is not None
-            )
-            lines.append(
-                f"- {alert.created_at:%Y-%m-%d %H:%M} UTC, {where}: {alert.summary}" + (f" ({ids})" if ids else "")
-            )
-        if len(items) > 200:
-            lines.append(f"... and {len(items) - 200} more")
-        lines += ["", _HOW[kind]]
-        mail = outbox.draft(
-            conn,
-            Draft(
-                from_name=committee_name,
-                from_addr=conduct_address,
-                to=tuple(Address(c.name, c.addresses[0]) for c in chairs),
-                subject=f"[{committee_name}] {_TITLES[kind]} ({len(items)})",
-                text="\n".join(lines) + "\n",
-                auto_submitted="auto-generated",
-            ),
-            kind=OutboundKind.SYSTEM,
-            now=now,
-        )
-        drafted.append(mail.id)
-        conn.execute(_MARK, {"ids": [a.id for a in items], "now": now})
-    return drafted
-
-
-def _refs(conn: Connection, case_ids: list[int]) -> dict[int, str]:
-    if not case_ids:
-        return {}
-    return {case_id: ref for case_id, ref in conn.execute(_REFS, {"ids": sorted(set(case_ids))})}

@@ -22,8 +22,9 @@ from mailflow.case import service as cases
 from mailflow.case.entries import DeliveryFailed, Payload, Sent
 from mailflow.clock import utcnow
 from mailflow.errors import TransportError
-from mailflow.model import Case, OutboundKind, OutboundMessage, OutboundState
+from mailflow.model import AlertKind, Case, OutboundKind, OutboundMessage, OutboundState
 from mailflow.model import core as t
+from mailflow.outbound import alerts
 from mailflow.outbound.compose import Draft, compose, new_message_id
 from mailflow.parse.addresses import ConductAddress, new_token
 
@@ -229,6 +230,10 @@ def record_outcome(
         return Outcome(OutboundState.SENT, claimed.attempts, None)
     if error.permanent or claimed.attempts >= max_attempts:
         changed = conn.execute(_OUTCOME, {**key, "state": OutboundState.FAILED, "last_error": str(error)}).rowcount
+        if changed:
+            summary = f"a mail could not be delivered after {claimed.attempts} attempt(s): {error}"
+            alerts.raise_alert(conn, AlertKind.DELIVERY_FAILED, summary, now=now, case_id=claimed.case_id,
+                               outbound_id=claimed.id)  # fmt: skip
         if changed and claimed.case_id is not None:
             diary.append(
                 conn,

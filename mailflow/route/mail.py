@@ -32,6 +32,9 @@ class CaseMail:
     """A member forwarded a report that reached them: the case's reporter is the original sender."""
     submitted: bool = False
     """It came through the submission listener: outside recipients in To/Cc are ours to relay to."""
+    unread: str | None = None
+    """Why it could not be read in full (over its time budget, or the reading failed): it is
+    recorded with a note in place of its content, and nothing of it is relayed or obeyed."""
 
     @property
     def member(self) -> str | None:

@@ -12,11 +12,12 @@ from types import ModuleType
 from sqlalchemy import Connection
 
 from mailflow.route.context import RouteContext
-from mailflow.route.handlers import direct, excluded, from_outside, internal, relayed, unverified
+from mailflow.route.handlers import direct, excluded, from_outside, internal, relayed, unreadable, unverified
 from mailflow.route.mail import CaseMail, Routed
 
 HANDLERS: tuple[ModuleType, ...] = (
     unverified,  # in a member's or a party's name, failing authentication: recorded, flagged, never obeyed
+    unreadable,  # a member's mail that could not be read in full: recorded, nothing relayed or obeyed
     from_outside,  # a report or a party's reply: acknowledged (new case), the committee hears of it
     excluded,  # a member kept out of the case: nothing relayed or obeyed
     direct,  # a member's own mail to outside parties, conduct@ in Cc: checked after the fact

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from mailflow.database import connection
-from mailflow.model import DiaryEntry, DiaryKind, OutboundState
+from mailflow.model import Alert, AlertKind, DiaryEntry, DiaryKind, OutboundState
 from mailflow.outbound import outbox
 from mailflow.outbound.transport import MaildirTransport, SmtpTransport
 from tests.support.intake import Intake
@@ -78,6 +78,9 @@ def test_a_permanent_refusal_fails_the_mail_and_says_so_in_the_diary(sqlite_stac
     with sqlite_stack.session() as s:
         [entry] = s.scalars(select(DiaryEntry).where(DiaryEntry.kind == DiaryKind.DELIVERY_FAILED))
         assert entry.outbound_id == ack.id
+        # and the chairs will hear of it (an alert for their digest), with no address in it
+        [alert] = s.scalars(select(Alert).where(Alert.kind == AlertKind.DELIVERY_FAILED))
+        assert alert.outbound_id == ack.id and "554" in alert.summary and "@" not in alert.summary
 
 
 def _crash_after_handover(intake: Intake, transport: object, outbound_id: int) -> None:

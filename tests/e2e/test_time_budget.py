@@ -132,3 +132,52 @@ def test_a_failure_names_the_step_it_happened_in() -> None:
         raise KeyError("k")
     except KeyError as exc:
         assert _failed_step(exc, "routing") == "routing"
+
+
+def test_a_report_the_reading_fails_on_is_still_heard(
+    sqlite_stack: Stack, intake: Intake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every report is heard: a message that makes the reading fail (here a fault put into the
+    reply-text step for this one body) is recorded without its content, on a case of its own, the
+    reporter acknowledged and the chairs alerted, instead of lying in quarantine unheard."""
+    import mailflow.pipeline
+
+    real = mailflow.pipeline.reply_text
+
+    def failing(message):  # type: ignore[no-untyped-def]
+        if "BREAKS THE READER" in message.text:
+            raise KeyError("a fault put in by the test")
+        return real(message)
+
+    monkeypatch.setattr(mailflow.pipeline, "reply_text", failing)
+    outcome = intake.deliver(report(body="BREAKS THE READER: someone shouted at me.\n"))
+    assert outcome.state is InboundState.PROCESSED and outcome.created, outcome.reason
+    with sqlite_stack.session() as s:
+        inbound = s.get(InboundMessage, outcome.inbound_id)
+        assert inbound is not None and "an unexpected error while reading the reply text" in (inbound.reason or "")
+        [alert] = s.scalars(select(Alert).where(Alert.kind == AlertKind.TOO_COMPLEX))
+        assert alert.case_id == outcome.case_id
+    [ack] = [o for o in sqlite_stack.outbound() if o.kind is OutboundKind.ACKNOWLEDGEMENT]
+    assert ack.state is OutboundState.SENT and ack.recipients == ["jane@example.net"]
+
+
+def test_a_members_mail_too_complex_to_read_is_not_relayed_and_obeys_nothing(sqlite_stack: Stack) -> None:
+    """What the gate cannot read to the end does not leave: a member's mail over its budget, to the
+    reporter's conversation, is recorded, and its author is told; the reporter gets nothing of it."""
+    from mailflow.case import service as cases
+    from tests.support.committee import AUTH, BO, REPORTER, deliver, delivered_to, from_our_mx, open_case
+
+    service = sqlite_stack.start(sqlite_stack.settings(**AUTH, queue={"message_time_limit_seconds": BUDGET}))
+    case, addr = open_case(sqlite_stack, service)
+    before = len(delivered_to(sqlite_stack, REPORTER))
+    slow = hostile(7).replace(b"From: Eve Sender <eve7@example.net>", f"From: Bo Member <{BO}>".encode())
+    slow = slow.replace(b"To: conduct@example.org", f"To: {addr[cases.REPORTER_CONVERSATION]}".encode())
+    slow = slow.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")  # SMTP lines end in CRLF
+    deliver(sqlite_stack, service, from_our_mx(BO, slow), BO, addr[cases.REPORTER_CONVERSATION])
+
+    assert len(delivered_to(sqlite_stack, REPORTER)) == before  # nothing relayed
+    assert not [o for o in sqlite_stack.outbound() if o.kind is OutboundKind.RELAY]
+    [told] = [m for m in delivered_to(sqlite_stack, BO) if "Not read:" in header(m, "Subject")]
+    assert b"nothing of it was relayed" in told
+    with sqlite_stack.session() as s:
+        assert s.get(Case, case.id) is not None
