@@ -19,7 +19,6 @@ from typer.core import TyperGroup
 from mailflow.cli import committee, drafts, held, imap, imports, status, templates, views
 from mailflow.cli.context import CliContext
 from mailflow.cli.output import console, fail
-from mailflow.config import load_settings
 from mailflow.errors import ConfigError, MailflowError, TemporaryFailure
 
 EX_OK, EX_DATAERR, EX_NOUSER, EX_TEMPFAIL, EX_CONFIG = 0, 65, 67, 75, 78
@@ -110,6 +109,8 @@ def check_config(
     path: Annotated[Path | None, typer.Argument(help="file to check (default: --config / $MAILFLOW_CONFIG)")] = None,
 ) -> None:
     """Validate a configuration file; name every bad key and why."""
+    from mailflow.config import load_settings
+
     target = path or ctx.obj.config_path
     try:
         settings = load_settings(target)
