@@ -41,12 +41,11 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.message import Message
-from email.utils import getaddresses
 
 from flufl.bounce import scan_message
 
 from mailflow.mime import separators
-from mailflow.mime.headers import decode_words
+from mailflow.mime.headers import address_pairs, decode_words
 from mailflow.mime.html import html_to_text
 from mailflow.model.types import MessageKind
 from mailflow.parse.message import ParsedMessage, message_ids, normalize_address
@@ -322,7 +321,7 @@ def _part_text(part: Message) -> str:
     charset = part.get_content_charset() or "utf-8"
     try:
         return payload.decode(charset, errors="replace")
-    except LookupError:  # unknown charset label ("uft-8", ...)
+    except (LookupError, ValueError):  # unknown charset label ("uft-8", ...), or one with a NUL in it
         return payload.decode("latin-1")
 
 
@@ -435,7 +434,7 @@ def _sender_signals(headers: _Headers, envelope_from: str | None) -> tuple[list[
 
 def _name_and_address(value: str) -> tuple[str, str]:
     """The first mailbox of a From value; odd forms ("<Postmaster\\@x@y>") by a plain reading."""
-    pairs = getaddresses([value])
+    pairs = address_pairs(value)
     if pairs and pairs[0][1] and ("@" in pairs[0][1] or "<" not in value):
         return pairs[0]  # "MAILER-DAEMON (Mail Delivery System)" has no domain, and is fine
     match = re.search(r"<([^<>]*)>", value)
