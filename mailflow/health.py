@@ -65,9 +65,9 @@ def _from(conn: Connection, now: datetime) -> dict[str, Any]:
         "oldest_waiting_seconds": int((now - oldest).total_seconds()) if oldest else None,
         "quarantined": int(conn.execute(_QUARANTINED).scalar() or 0),
         "unplaced": int(conn.execute(_UNPLACED).scalar() or 0),
-        "outbox": {str(state): int(count) for state, count in conn.execute(_OUTBOX).tuples()},
+        "outbox": {str(row[0]): int(row[1]) for row in conn.execute(_OUTBOX).all()},
         "held": int(conn.execute(_HELD).scalar() or 0),
-        "alerts_waiting": {str(kind): int(count) for kind, count in conn.execute(_ALERTS).tuples()},
+        "alerts_waiting": {str(row[0]): int(row[1]) for row in conn.execute(_ALERTS).all()},
         "last_imap_poll": _iso(conn.execute(_LAST_POLL).scalar()),
     }
 

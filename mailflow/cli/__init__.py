@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from mailflow.cli import committee, drafts, held, imap, imports, status, templates, views
+from mailflow.cli import backup, committee, drafts, held, imap, imports, status, templates, views
 from mailflow.cli.context import CliContext
 from mailflow.cli.output import console, fail
 from mailflow.errors import ConfigError, MailflowError, TemporaryFailure
@@ -69,6 +69,7 @@ app = typer.Typer(
 views.register(app)
 imap.register(app)
 imports.register(app)
+backup.register(app)
 app.add_typer(committee.app, name="committee")
 app.add_typer(drafts.app, name="drafts")
 app.add_typer(templates.app, name="templates")

@@ -169,7 +169,7 @@ def cases(conn: Connection, page: Paging) -> Page:
         counts: dict[int, int] = {}
         if ids:
             per_case = select(d.case_id, func.count()).where(d.case_id.in_(ids)).group_by(d.case_id)
-            counts = {int(case_id): int(n) for case_id, n in conn.execute(per_case).tuples()}
+            counts = {int(row[0]): int(row[1]) for row in conn.execute(per_case).all()}
         return [
             {
                 "ref": r.ref,
