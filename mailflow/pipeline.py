@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, Select, bindparam, select
 
+from mailflow import metrics
 from mailflow.auth import Arrival, DnsFunc, Roster, SenderCheck, check_sender
 from mailflow.clock import utcnow
 from mailflow.config import Settings
@@ -111,6 +112,7 @@ def process_inbound(svc: Services, inbound_id: int) -> Outcome:
     return process_batch(svc, [inbound_id])[0]
 
 
+@metrics.processed
 def process_batch(svc: Services, inbound_ids: Sequence[int]) -> list[Outcome]:
     """Process spooled messages in order: parse each outside any lock, then thread, record and
     draft them all in one transaction (one commit, one turn of the threading lock). Each message

@@ -144,14 +144,27 @@ def serve(ctx: typer.Context, verbose: Annotated[bool, typer.Option("--verbose",
         fail(str(exc), EX_CONFIG)
     except (MailflowError, OSError) as exc:
         fail(f"cannot start: {exc}", EX_TEMPFAIL)
+    exporter = None
+    if ctx.obj.settings.metrics.listen:
+        from mailflow import metrics
+
+        try:
+            exporter = metrics.serve(ctx.obj.settings, service.runtime.engine)
+        except OSError as exc:
+            service.stop()
+            fail(f"cannot serve metrics on {ctx.obj.settings.metrics.listen}: {exc.strerror}", EX_TEMPFAIL)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     where = ", ".join(
         f"{name} on port {port}" for name, port in (("SMTP", service.smtp_port), ("LMTP", service.lmtp_port)) if port
     )
+    if exporter is not None:
+        where += f", metrics on {ctx.obj.settings.metrics.listen}"
     logging.getLogger("mailflow").info("mailflow is running (%s); stop with Ctrl-C", where or "no listener")
     stop.wait()
+    if exporter is not None:
+        exporter.shutdown()
     service.stop()
 
 

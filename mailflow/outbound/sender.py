@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from mailflow import metrics
 from mailflow.database import connection
 from mailflow.errors import TransportError
 from mailflow.model import OutboundState
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+@metrics.timed_delivery
 def send_batch(svc: Services, transport: Transport, outbound_ids: Sequence[int]) -> dict[int, datetime]:
     """Deliver those that are due. Returns, for each mail to try again, when."""
     # Durable: everything these mails refer to (their cases, diary entries) is on disk before they leave.
@@ -47,6 +49,7 @@ def send_batch(svc: Services, transport: Transport, outbound_ids: Sequence[int])
                 max_attempts=settings.max_attempts,
                 retry_base_seconds=settings.retry_base_seconds,
             )
+            metrics.delivered(outcome.state)
             if error is not None:
                 log.warning("outbound %s attempt %s: %s -> %s", mail.id, outcome.attempts, error, outcome.state.value)
             if outcome.state is OutboundState.RETRY and outcome.next_attempt_at is not None:
