@@ -5,7 +5,10 @@ times on a throw-away SQLite data directory holding ``--cases`` cases; the scrip
 time (median and best of the runs) and the peak resident memory of each, and, with
 ``--importtime``, the modules that cost the most to import for each command (``python -X importtime``).
 
-    .venv/bin/python benchmarks/cli_startup.py [--runs 7] [--cases 150] [--importtime]
+    .venv/bin/python benchmarks/cli_startup.py [--runs 7] [--cases 150] [--importtime] [--source DIR]
+
+``--source DIR`` times another checkout's ``mailflow`` package (an older commit unpacked with
+``git archive``) with the same interpreter and data, for a before/after comparison.
 
 Not a test: timings belong here, never in the suite (the machine is shared: compare medians).
 """
@@ -25,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-MAILFLOW = str(Path(sys.executable).with_name("mailflow"))
+MAILFLOW = [sys.executable, "-m", "mailflow"]
 
 COMMANDS: list[tuple[str, list[str]]] = [
     ("mailflow --help", ["--help"]),
@@ -71,11 +74,21 @@ def seed(data: Path, cases: int) -> Path:
     return config
 
 
+SOURCE: Path | None = None
+
+
+def _env(config: Path) -> dict[str, str]:
+    env = {**os.environ, "MAILFLOW_CONFIG": str(config)}
+    if SOURCE is not None:
+        env["PYTHONPATH"] = str(SOURCE)
+    return env
+
+
 def run(args: list[str], config: Path) -> tuple[float, int]:
     """Wall seconds and peak RSS (KiB) of one run."""
-    env = {**os.environ, "MAILFLOW_CONFIG": str(config)}
+    env = _env(config)
     started = time.perf_counter()
-    child = subprocess.Popen([MAILFLOW, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    child = subprocess.Popen([*MAILFLOW, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     _, status, usage = os.wait4(child.pid, 0)
     elapsed = time.perf_counter() - started
     child.returncode = os.waitstatus_to_exitcode(status)
@@ -84,7 +97,7 @@ def run(args: list[str], config: Path) -> tuple[float, int]:
 
 def heaviest_imports(args: list[str], config: Path, top: int = 6) -> list[tuple[str, float]]:
     """The top-level imports that cost the most (cumulative), from ``python -X importtime``."""
-    env = {**os.environ, "MAILFLOW_CONFIG": str(config)}
+    env = _env(config)
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "mailflow", *args], capture_output=True, env=env, check=False
     )
@@ -102,7 +115,10 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=150)
     parser.add_argument("--importtime", action="store_true")
     parser.add_argument("--seed-into", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--source", type=Path, help="time the mailflow package in this directory instead")
     options = parser.parse_args()
+    global SOURCE
+    SOURCE = options.source
     if options.seed_into:
         seed(options.seed_into, options.cases)
         return
@@ -112,7 +128,8 @@ def main() -> None:
         subprocess.run([sys.executable, __file__, "--cases", str(options.cases), "--seed-into", tmp], check=True)
         config = Path(tmp) / "mailflow.toml"
         run(["cases", "list"], config)  # warm the file cache once
-        print(f"{options.runs} runs each, {options.cases} cases, load average {os.getloadavg()[0]:.2f}")
+        which = f"mailflow from {SOURCE}" if SOURCE else "this checkout"
+        print(f"{which}: {options.runs} runs each, {options.cases} cases, load average {os.getloadavg()[0]:.2f}")
         print(f"{'command':<30} {'median':>8} {'best':>8} {'peak RSS':>10}")
         for label, args in COMMANDS:
             results = [run(args, config) for _ in range(options.runs)]
