@@ -88,7 +88,9 @@ def run(args: list[str], config: Path) -> tuple[float, int]:
     """Wall seconds and peak RSS (KiB) of one run."""
     env = _env(config)
     started = time.perf_counter()
-    child = subprocess.Popen([*MAILFLOW, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    child = subprocess.Popen(
+        [*MAILFLOW, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=config.parent
+    )
     _, status, usage = os.wait4(child.pid, 0)
     elapsed = time.perf_counter() - started
     child.returncode = os.waitstatus_to_exitcode(status)
@@ -99,7 +101,11 @@ def heaviest_imports(args: list[str], config: Path, top: int = 6) -> list[tuple[
     """The top-level imports that cost the most (cumulative), from ``python -X importtime``."""
     env = _env(config)
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "mailflow", *args], capture_output=True, env=env, check=False
+        [sys.executable, "-X", "importtime", "-m", "mailflow", *args],
+        capture_output=True,
+        env=env,
+        check=False,
+        cwd=config.parent,  # not this checkout: ``-m`` puts the working directory first on the path
     )
     found: dict[str, float] = {}
     for line in done.stderr.decode(errors="replace").splitlines():
