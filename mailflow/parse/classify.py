@@ -47,6 +47,7 @@ from flufl.bounce import scan_message
 from mailflow.mime import separators
 from mailflow.mime.headers import address_pairs, decode_words
 from mailflow.mime.html import html_to_text
+from mailflow.mime.tree import payload_of
 from mailflow.model.types import MessageKind
 from mailflow.parse.message import ParsedMessage, message_ids, normalize_address
 
@@ -293,7 +294,7 @@ def _own_parts(mime: Message) -> Iterator[tuple[Message, bool]]:
         seen += 1
         yield part, in_report
         if part.get_content_maintype() == "multipart":
-            children = part.get_payload()
+            children = payload_of(part)
             if isinstance(children, list):
                 inside = in_report or part.get_content_type() == "multipart/report"
                 stack.extend((c, inside) for c in reversed(children) if isinstance(c, Message))
@@ -326,12 +327,12 @@ def _part_text(part: Message) -> str:
 
 
 def _inner_message(part: Message) -> Message | None:
-    payload = part.get_payload()
+    payload = payload_of(part)
     if isinstance(payload, list) and payload and isinstance(payload[0], Message):
         inner = payload[0]
-        if inner.keys() or not isinstance(inner.get_payload(), str):
+        if inner.keys() or not isinstance(payload_of(inner), str):
             return inner
-        payload = inner.get_payload()  # a blank line before the attached header: read it anyway
+        payload = payload_of(inner)  # a blank line before the attached header: read it anyway
     if isinstance(payload, str) and payload.strip():
         return email.message_from_string(payload.lstrip("\r\n"), policy=email.policy.compat32)
     return None
@@ -347,13 +348,13 @@ def _header_block(part: Message) -> Message | None:
 
 def _field_blocks(part: Message) -> list[list[tuple[str, str]]]:
     """The field groups of a delivery-status or disposition-notification part."""
-    payload = part.get_payload()
+    payload = payload_of(part)
     blocks: list[list[tuple[str, str]]] = []
     if isinstance(payload, list):
         for block in payload:
             if isinstance(block, Message):
                 items = [(k.lower(), _decoded(v)) for k, v in block.items()]
-                body = block.get_payload()
+                body = payload_of(block)
                 if isinstance(body, str) and body.strip():
                     if not items and _BASE64_BLOCK.fullmatch(body.strip()):
                         body = _base64_text(body)  # seen behind a rewriting gateway

@@ -46,6 +46,7 @@ nasty = st.one_of(
     st.just("=?unknown-8bit?b?////?="),
     st.just('multipart/mixed; boundary=""'),
     st.just("text/plain; charset=utf-7"),
+    st.just("text/plain; charset=\x00"),
     st.just("message/rfc822"),
     st.just("base64"),
     st.just("quoted-printable"),
@@ -95,7 +96,7 @@ _payloads = st.one_of(st.text(max_size=300).map(lambda s: s.encode("utf-8", "sur
 _content_types = st.sampled_from(
     ["text/plain", "text/plain; charset=utf-8", "text/plain; charset=iso-8859-1", "text/html",
      "text/html; charset=utf-8", "application/octet-stream", "application/pdf", "text/calendar", "message/rfc822",
-     "image/png", "text/rtf", "text/plain; charset=bogus", "application/zip"]
+     "image/png", "text/rtf", "text/plain; charset=bogus", "application/zip", "text/plain; charset=u\x00"]
 )  # fmt: skip
 leaves = st.builds(
     _leaf,

@@ -10,7 +10,10 @@
   (classify) or its sender silently lost (the MIME reading). Such fields are now flattened in one
   linear pass before the parser sees them (``mailflow.mime.headers.flatten_address_field``), and
   classify reads addresses through the same function.
-* A charset parameter holding a NUL character made classify raise ValueError.
+* A charset parameter holding a NUL character made classify raise ValueError, and (found by the
+  fuzzer, ``make fuzz``) the MIME reading too, on a body with 8-bit bytes: the standard library
+  re-decodes such a body with the declared charset and catches only LookupError. The MIME reading
+  (``mailflow.mime.tree.payload_of``) and classify now take the body as the parser stored it.
 * Every input the fuzzer crashed on (``tests/hostile/crashes/``) runs through the inbound path again.
 """
 
