@@ -157,10 +157,9 @@ def serve(ctx: typer.Context, verbose: Annotated[bool, typer.Option("--verbose",
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     where = ", ".join(
-        f"{name} on port {port}" for name, port in (("SMTP", service.smtp_port), ("LMTP", service.lmtp_port)) if port
+        [f"{name} on port {port}" for name, port in (("SMTP", service.smtp_port), ("LMTP", service.lmtp_port)) if port]
+        + ([f"metrics on {ctx.obj.settings.metrics.listen}"] if exporter is not None else [])
     )
-    if exporter is not None:
-        where += f", metrics on {ctx.obj.settings.metrics.listen}"
     logging.getLogger("mailflow").info("mailflow is running (%s); stop with Ctrl-C", where or "no listener")
     stop.wait()
     if exporter is not None:
