@@ -270,11 +270,12 @@ _FOLDS = re.compile(r"\r?\n[ \t]*")
 def payload_of(msg: Message) -> object:
     """``msg.get_payload()`` (the parts of a multipart, else the body as text), also where the
     standard library fails on it: a body with 8-bit bytes is re-decoded with the declared charset,
-    and a charset name the codec machinery rejects other than as unknown (one with a NUL in it)
-    raises ValueError there. Then the body as the parser stored it (8-bit bytes as surrogates)."""
+    and a charset name the codec machinery rejects other than as unknown (one with a NUL in it:
+    ValueError), or an RFC 2231 ``charset*=`` parameter (a tuple: TypeError), raises there. Then the
+    body as the parser stored it (8-bit bytes as surrogates)."""
     try:
         return msg.get_payload()
-    except ValueError:
+    except (ValueError, TypeError):
         return msg._payload  # type: ignore[attr-defined]  # the parser's own value, as get_payload starts from
 
 
