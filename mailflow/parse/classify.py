@@ -301,7 +301,10 @@ def _own_parts(mime: Message) -> Iterator[tuple[Message, bool]]:
 
 
 def _param(part: Message, name: str) -> str:
-    value = part.get_param(name, header="content-type")
+    try:
+        value = part.get_param(name, header="content-type")
+    except (ValueError, TypeError, IndexError):  # a parameter the stdlib cannot parse
+        return ""
     if isinstance(value, tuple):  # RFC 2231 form
         value = value[2]
     return str(value or "").strip().strip('"').lower()
@@ -319,7 +322,10 @@ def _part_text(part: Message) -> str:
     if not isinstance(payload, bytes):
         return ""
     payload = payload[:_BODY_CHARS]
-    charset = part.get_content_charset() or "utf-8"
+    try:
+        charset = part.get_content_charset() or "utf-8"
+    except (ValueError, TypeError):  # an RFC 2231 charset the stdlib cannot decode (a NUL in it)
+        charset = "utf-8"
     try:
         return payload.decode(charset, errors="replace")
     except (LookupError, ValueError):  # unknown charset label ("uft-8", ...), or one with a NUL in it

@@ -48,6 +48,7 @@ nasty = st.one_of(
     st.just("text/plain; charset=utf-7"),
     st.just("text/plain; charset=\x00"),
     st.just("text/plain; charset*=utf-8''x"),
+    st.just("text/plain; charset*=u\x00''x"),
     st.just("message/rfc822"),
     st.just("base64"),
     st.just("quoted-printable"),

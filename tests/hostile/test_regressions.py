@@ -13,7 +13,8 @@
 * A charset parameter holding a NUL character made classify raise ValueError, and (found by the
   fuzzer, ``make fuzz``) the MIME reading too, on a body with 8-bit bytes: the standard library
   re-decodes such a body with the declared charset and catches only LookupError (an RFC 2231
-  ``charset*=`` parameter, a tuple there, raised TypeError the same way). The MIME reading
+  ``charset*=`` parameter, a tuple there, raised TypeError the same way; and classify's own reading of
+  the charset raised ValueError on an RFC 2231 charset name with a NUL). The MIME reading
   (``mailflow.mime.tree.payload_of``) and classify now take the body as the parser stored it.
 * Every input the fuzzer crashed on (``tests/hostile/crashes/``) runs through the inbound path again.
 """
