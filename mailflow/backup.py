@@ -7,7 +7,8 @@ therefore a copy of the database:
 * **SQLite**: SQLite's online backup API (``sqlite3.Connection.backup``) copies the database in one
   step inside a read transaction: a consistent snapshot, taken while the service runs (in WAL
   mode readers and the writer do not block each other). The copy is one self-contained file
-  (journal mode DELETE), written next to its destination and renamed into place once complete.
+  (journal mode DELETE), written next to its destination and renamed into place once complete,
+  readable by its owner only (mode 0600), as is a pg_dump archive.
 * **PostgreSQL**: ``pg_dump --format=custom`` (PostgreSQL's documented way: one consistent
   snapshot; restored with ``pg_restore``). Needs the PostgreSQL client programs, of the server's
   major version or newer.
@@ -109,6 +110,7 @@ def backup(settings: Settings, destination: Path) -> Made:
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")
     partial.unlink(missing_ok=True)
+    os.close(os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))  # readable by the operator only
     try:
         if backend(url) == "sqlite":
             _sqlite_backup(sqlite_file(url), partial)

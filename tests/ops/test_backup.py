@@ -69,6 +69,7 @@ def test_sqlite_backup_while_the_service_runs_and_restore_into_an_empty_data_dir
     assert result["kind"] == "sqlite" and result["check"]["ok"] is True
     assert result["check"]["cases"] >= 5 and not (stack.tmp / "backups" / "mailflow-1.sqlite3.partial").exists()
     assert backup_file.read_bytes().startswith(b"SQLite format 3\x00")
+    assert backup_file.stat().st_mode & 0o777 == 0o600  # confidential: the operator's alone
     stack.wait_idle()
     snapshot = _heads(backup_file)
     assert len(snapshot) >= 5
@@ -123,6 +124,7 @@ def test_postgres_backup_with_pg_dump_and_restore_into_a_new_database(tmp_path: 
         made = run(source, "backup", str(archive), "--verify")
         assert made.returncode == 0, made.stderr
         assert archive.read_bytes().startswith(b"PGDMP") and b"archive readable" in made.stdout
+        assert archive.stat().st_mode & 0o777 == 0o600
 
         target = write_config(tmp_path / "target.toml", make_settings(tmp_path / "target", target_url))
         restored = run(target, "restore", str(archive))
