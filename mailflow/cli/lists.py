@@ -27,9 +27,7 @@ if TYPE_CHECKING:
 
 DEFAULT_LIMIT = 100
 
-LimitOption = Annotated[
-    int, typer.Option("--limit", "-n", min=1, help=f"show at most this many, newest first (default {DEFAULT_LIMIT})")
-]
+LimitOption = Annotated[int, typer.Option("--limit", "-n", min=1, help="show at most this many, newest first")]
 AllOption = Annotated[bool, typer.Option("--all", help="show every one, however many")]
 SinceOption = Annotated[
     str | None,
