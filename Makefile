@@ -4,7 +4,7 @@ VENV ?= .venv
 CONFIG ?= config/mailflow.example.toml
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench fuzz clean
 
 $(BIN)/mailflow: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,15 @@ lint: $(VENV)/.test-installed
 bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/intake_throughput.py
 	$(BIN)/python benchmarks/policy_gate.py
+
+# Hostile input for a fixed budget: atheris over the inbound path seeded from ../shared/corpus (read in
+# place), then the hypothesis properties with many random examples. Results in benchmarks/results/.
+FUZZ_SECONDS ?= 300
+FUZZ_EXAMPLES ?= 2000
+fuzz: $(VENV)/.test-installed
+	$(BIN)/pip install --quiet -e ".[test,fuzz]"
+	$(BIN)/python benchmarks/fuzz_inbound.py --seconds $(FUZZ_SECONDS) --corpus ../shared/corpus
+	MAILFLOW_HYPOTHESIS_PROFILE=fuzz MAILFLOW_HYPOTHESIS_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider tests/hostile
 
 clean:
 	rm -rf $(VENV) storage/*.sqlite3* storage/outgoing

@@ -386,6 +386,17 @@ class SubmissionSettings(_Section):
         return self
 
 
+class MetricsSettings(_Section):
+    """A Prometheus endpoint served by ``mailflow serve`` (``mailflow.metrics``); off when unset."""
+
+    listen: str | None = None
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str | None) -> str | None:
+        return _check_listen(value) if value else None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MAILFLOW_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
@@ -402,6 +413,7 @@ class Settings(BaseSettings):
     submission: SubmissionSettings = Field(default_factory=SubmissionSettings)
     notices: NoticeSettings = Field(default_factory=NoticeSettings)
     records: RecordsSettings = Field(default_factory=RecordsSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -5,24 +5,25 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import sqlite3
 import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
-from sqlmodel import Session
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from mailflow.errors import TemporaryFailure
+
+if TYPE_CHECKING:  # alembic and sqlmodel load only where used: a command that lists rows needs neither
+    from alembic.config import Config as AlembicConfig
+    from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -152,6 +153,8 @@ def transaction(engine: Engine, *, durable: bool = False, read_only: bool = Fals
     one durable too (both logs are written in order), so after a power cut the database always
     holds a prefix of its history in which nothing has been promised that is not there.
     """
+    from sqlmodel import Session
+
     writer = None if read_only else _WRITERS.get(engine)
     if durable or read_only:
         engine = engine.execution_options(**{DURABLE: durable, READ_ONLY: read_only})
@@ -199,6 +202,8 @@ def lock_for_threading(conn: Connection) -> None:
 
 
 def alembic_config(url: str) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -213,8 +218,41 @@ def migrate(engine: Engine) -> None:
         raise TemporaryFailure(f"database unavailable at {engine.url.render_as_string()}: {_reason(exc)}") from exc
 
 
+_REVISION = re.compile(r"^revision(?::\s*str)?\s*=\s*[\"']([^\"']+)[\"']", re.M)
+_DOWN_REVISION = re.compile(r"^down_revision(?::[^=]*)?=\s*[\"']([^\"']+)[\"']", re.M)
+
+
+@cache
+def _shipped_heads() -> frozenset[str]:
+    """The newest revision(s) among the migration files, read as text (no alembic import)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        revisions.update(_REVISION.findall(source))
+        parents.update(_DOWN_REVISION.findall(source))
+    return frozenset(revisions - parents)
+
+
+def schema_is_current(engine: Engine) -> bool:
+    """True when the database's alembic_version names exactly the shipped head(s): one cheap query,
+    no alembic. False when it cannot tell (no table yet, another revision): then ``migrate`` decides."""
+    heads = _shipped_heads()
+    if not heads:
+        return False
+    try:
+        with engine.execution_options(**{READ_ONLY: True}).connect() as conn:
+            current = {row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))}
+    except SQLAlchemyError:  # no alembic_version table (a new database), or unreachable: migrate() says which
+        return False
+    return current == heads
+
+
 def _up_to_date(engine: Engine, config: AlembicConfig) -> bool:
     """Is the schema at the newest revision? Asked in a read-only transaction."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     heads = set(ScriptDirectory.from_config(config).get_heads())
     with engine.execution_options(**{READ_ONLY: True}).connect() as connection:
         current = set(MigrationContext.configure(connection).get_current_heads())
@@ -227,6 +265,10 @@ def _reason(exc: OperationalError) -> str:
 
 
 def _migrate(engine: Engine) -> None:
+    if schema_is_current(engine):
+        return
+    from alembic import command
+
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     if _up_to_date(engine, config):
         return  # nothing to do, and nothing written: a full disk does not keep the service from starting

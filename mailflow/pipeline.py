@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, Select, bindparam, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, PendingRollbackError, ResourceClosedError
 
-from mailflow import budget
+from mailflow import budget, metrics
 from mailflow.auth import Arrival, SenderCheck
 from mailflow.budget import OVER_TIME
 from mailflow.clock import utcnow
@@ -79,6 +79,7 @@ commit (the 250) waits for it: short transactions (some tens of milliseconds) ke
 answering while processing runs; each commit is cheap (not waited for on disk)."""
 
 
+@metrics.processed
 def process_batch(svc: Services, inbound_ids: Sequence[int]) -> list[Outcome]:
     """Process spooled messages in order: parse each outside any lock, then thread, record and
     draft them, ``RECORD_CHUNK`` to a transaction (one commit, one turn of the threading lock). Each message

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
+import hypothesis  # noqa: F401  (see below)
 import pytest
 import trustme
 
@@ -13,6 +14,11 @@ from tests.support import services
 from tests.support.dovecot import dovecot_fixture  # noqa: F401  (the "dovecot" fixture)
 from tests.support.stack import Stack
 from tests.support.tls import ServerTls, issue_server_tls
+
+# hypothesis is imported here, before any test runs: otherwise its pytest plugin imports it at the
+# end of a session that ran no property test, pytest rewrites its modules then (ast.parse), and on
+# this CPython 3.11 that failed after every test had passed, with threads of earlier tests still
+# about ("SystemError: AST constructor recursion depth mismatch", python/cpython#106905).
 
 # name -> (database, broker)
 STACKS = {

@@ -17,7 +17,7 @@ import mailflow
 PACKAGE = Path(mailflow.__file__).parent
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "clock", "replies", "budget", "mime"),
+    ("errors", "clock", "replies", "budget", "columns", "metrics", "mime"),
     ("config", "model", "database", "policy"),
     ("auth", "parse", "migrations"),
     ("case", "thread", "notices", "outbound", "inbound", "runtime_types"),
@@ -26,7 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("committee",),
     ("route",),
     ("pipeline", "services", "actors"),
-    ("runtime", "sweep"),
+    ("runtime", "sweep", "health", "exporter", "backup"),
     ("imports", "handoff", "embedded", "worker"),
     ("service",),
     ("cli", "__main__"),

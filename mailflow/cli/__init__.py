@@ -16,10 +16,9 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from mailflow.cli import committee, drafts, held, imap, imports, records, status, templates, views
+from mailflow.cli import backup, committee, drafts, held, imap, imports, records, status, templates, views
 from mailflow.cli.context import CliContext
 from mailflow.cli.output import configure_logging, console, fail
-from mailflow.config import load_settings
 from mailflow.errors import ConfigError, MailflowError, TemporaryFailure
 
 EX_OK, EX_DATAERR, EX_NOUSER, EX_TEMPFAIL, EX_CONFIG = 0, 65, 67, 75, 78
@@ -70,6 +69,7 @@ app = typer.Typer(
 views.register(app)
 imap.register(app)
 imports.register(app)
+backup.register(app)
 records.register(app)
 app.add_typer(committee.app, name="committee")
 app.add_typer(drafts.app, name="drafts")
@@ -100,6 +100,8 @@ def check_config(
     path: Annotated[Path | None, typer.Argument(help="file to check (default: --config / $MAILFLOW_CONFIG)")] = None,
 ) -> None:
     """Validate a configuration file; name every bad key and why."""
+    from mailflow.config import load_settings
+
     target = path or ctx.obj.config_path
     try:
         settings = load_settings(target)
@@ -132,14 +134,26 @@ def serve(ctx: typer.Context, verbose: Annotated[bool, typer.Option("--verbose",
         fail(str(exc), EX_CONFIG)
     except (MailflowError, OSError) as exc:
         fail(f"cannot start: {exc}", EX_TEMPFAIL)
+    exporter = None
+    if ctx.obj.settings.metrics.listen:
+        from mailflow import exporter as exporter_module
+
+        try:
+            exporter = exporter_module.serve(ctx.obj.settings, service.runtime.engine)
+        except OSError as exc:
+            service.stop()
+            fail(f"cannot serve metrics on {ctx.obj.settings.metrics.listen}: {exc.strerror}", EX_TEMPFAIL)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     where = ", ".join(
-        f"{name} on port {port}" for name, port in (("SMTP", service.smtp_port), ("LMTP", service.lmtp_port)) if port
+        [f"{name} on port {port}" for name, port in (("SMTP", service.smtp_port), ("LMTP", service.lmtp_port)) if port]
+        + ([f"metrics on {ctx.obj.settings.metrics.listen}"] if exporter is not None else [])
     )
     logging.getLogger("mailflow").info("mailflow is running (%s); stop with Ctrl-C", where or "no listener")
     stop.wait()
+    if exporter is not None:
+        exporter.shutdown()
     service.stop()
 
 

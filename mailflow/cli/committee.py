@@ -13,8 +13,6 @@ from typing import Annotated
 
 import typer
 
-from mailflow.auth import Roster
-from mailflow.auth.passwords import hash_password
 from mailflow.cli.output import emit_rows, fail
 
 app = typer.Typer(help="The committee roster: members, chairs, submission passwords.", no_args_is_help=True)
@@ -34,6 +32,8 @@ def list_members(
     ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False
 ) -> None:
     """The roster: each member's name, role, addresses, and whether a submission password is set."""
+    from mailflow.auth.roster import Roster
+
     roster = Roster.from_settings(ctx.obj.settings)
     rows = [
         {
@@ -51,6 +51,8 @@ def list_members(
 @app.command("hash-password")
 def hash_password_command() -> None:
     """Print an scrypt hash of a submission password, for a member's password_hash in the configuration."""
+    from mailflow.auth.passwords import hash_password
+
     if _stdin_is_terminal():
         password = getpass("Password: ")
         if getpass("Password again: ") != password:

@@ -1,14 +1,19 @@
-"""What every command needs: settings (from --config or MAILFLOW_CONFIG) and, lazily, the database."""
+"""What every command needs: settings (from --config or MAILFLOW_CONFIG) and, lazily, the database.
+
+Nothing heavy is imported here: ``mailflow --help`` loads neither the configuration model nor the
+database; a command that reads rows loads SQLAlchemy, and alembic only when the schema is behind.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
-from mailflow.config import Settings, load_settings
-from mailflow.database import make_engine, migrate
+    from mailflow.config import Settings
 
 
 @dataclass
@@ -20,12 +25,16 @@ class CliContext:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from mailflow.config import load_settings
+
             self._settings = load_settings(self.config_path)
         return self._settings
 
     @property
     def engine(self) -> Engine:
         if self._engine is None:
+            from mailflow.database import make_engine, migrate
+
             self.settings.service.data_dir.mkdir(parents=True, exist_ok=True)
             self._engine = make_engine(self.settings.database_url)
             migrate(self._engine)

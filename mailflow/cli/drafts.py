@@ -9,58 +9,50 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy import select
 
-from mailflow.cli.output import console, emit_rows, fail
-from mailflow.clock import utcnow
-from mailflow.committee import deadlines
-from mailflow.database import connection, lock_for_threading
-from mailflow.drafting import approval, drafts
-from mailflow.model import core as t
-from mailflow.outbound import outbox
-from mailflow.runtime import Runtime
+from mailflow.cli import lists
+from mailflow.cli.lists import AllOption, JsonOption, LimitOption, SinceOption
+from mailflow.cli.output import console, fail
+
+if TYPE_CHECKING:
+    from mailflow.runtime import Runtime
 
 app = typer.Typer(help="Notices waiting for a chair's approval.", no_args_is_help=True)
-JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 AsOption = Annotated[str, typer.Option("--as", help="the chair (roster name) deciding")]
 
 
 def _runtime(ctx: typer.Context) -> Runtime:
+    from mailflow.runtime import Runtime
+
     return Runtime.build(ctx.obj.settings)
 
 
 @app.command("list")
-def list_drafts(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Every draft, newest first: case, notice, owner, state, recipients, subject."""
-    d = t.notice_draft.c
-    query = (
-        select(d.id, t.cases.c.ref, d.notice, d.owner, d.state, d.recipients, d.subject, d.decided_by, d.reason)
-        .join(t.cases, t.cases.c.id == d.case_id)
-        .order_by(d.id.desc())
-    )
-    with connection(ctx.obj.engine, read_only=True) as conn:
-        rows = [
-            {
-                "id": r.id,
-                "case": r.ref,
-                "notice": r.notice,
-                "owner": r.owner,
-                "state": r.state,
-                "recipients": ", ".join(x["address"] for x in r.recipients),
-                "subject": r.subject,
-                "decided_by": r.decided_by,
-                "reason": r.reason,
-            }
-            for r in conn.execute(query)
-        ]
-    emit_rows(rows, ["id", "case", "notice", "owner", "state", "recipients", "subject", "decided_by", "reason"],
-              as_json=as_json, title="Drafts")  # fmt: skip
+def list_drafts(
+    ctx: typer.Context,
+    limit: LimitOption = lists.DEFAULT_LIMIT,
+    every: AllOption = False,
+    state: Annotated[
+        str | None, typer.Option("--state", help=f"only this state: {', '.join(lists.DRAFT_STATES)}")
+    ] = None,
+    since: SinceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Drafts, newest first: case, notice, owner, state, recipients, subject (says when more exist)."""
+    page = lists.paging(limit, every, since, state, lists.DRAFT_STATES)
+    columns = ["id", "case", "notice", "owner", "state", "recipients", "subject", "decided_by", "reason"]
+    lists.show(ctx, lists.drafts, page, columns, as_json=as_json, title="Drafts", noun="drafts")
 
 
 def _decide(ctx: typer.Context, draft_id: int, chair: str, reason: str | None, edited: str | None = None) -> None:
+    from mailflow.clock import utcnow
+    from mailflow.database import connection, lock_for_threading
+    from mailflow.drafting import approval, drafts
+    from mailflow.errors import DraftError
+
     runtime = _runtime(ctx)
     try:
         with connection(runtime.engine) as conn:
@@ -75,7 +67,7 @@ def _decide(ctx: typer.Context, draft_id: int, chair: str, reason: str | None, e
                 decided = approval.reject(conn, drafting, draft, chair, reason, now=utcnow())
         runtime.deliver(list(decided.outbound_ids))
         console.print(decided.message, highlight=False, markup=False)
-    except drafts.DraftError as exc:
+    except DraftError as exc:
         fail(str(exc))
     finally:
         runtime.close()
@@ -119,6 +111,11 @@ def tick(
     ] = None,
 ) -> None:
     """Check the manuals' deadlines once: alerts, reminders and drafts for what is due (each fires once)."""
+    from mailflow.clock import utcnow
+    from mailflow.committee import deadlines
+    from mailflow.database import connection
+    from mailflow.outbound import outbox
+
     try:
         at = datetime.fromisoformat(now) if now else utcnow()
     except ValueError:

@@ -11,34 +11,28 @@ from typing import Annotated
 
 import typer
 
-from mailflow.case import standing
-from mailflow.cli.output import console, emit_rows, fail
-from mailflow.clock import utcnow
-from mailflow.database import connection, lock_for_threading
-from mailflow.outbound import held
-from mailflow.runtime import Runtime
+from mailflow.cli import lists
+from mailflow.cli.lists import AllOption, JsonOption, LimitOption, SinceOption
+from mailflow.cli.output import console, fail
 
 app = typer.Typer(help="Mail the policy gate held, waiting for a fix or a chair's release.", no_args_is_help=True)
-JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 
 
 @app.command("list")
-def list_held(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """What waits: id, case, author, rules that held it, who it would go to, since when."""
-    with connection(ctx.obj.engine, read_only=True) as conn:
-        rows = [
-            {
-                "id": h.id,
-                "case": held.case_ref(conn, h.case_id),
-                "author": h.author,
-                "rules": list(h.rules),
-                "why": "; ".join(h.summaries[:3]),
-                "recipients": [r.address for r in h.recipients],
-                "since": h.created_at,
-            }
-            for h in held.waiting(conn)
-        ]
-    emit_rows(rows, ["id", "case", "author", "rules", "why", "recipients", "since"], as_json=as_json, title="Held mail")
+def list_held(
+    ctx: typer.Context,
+    limit: LimitOption = lists.DEFAULT_LIMIT,
+    every: AllOption = False,
+    state: Annotated[
+        str, typer.Option("--state", help=f"this state (default: held, what waits): {', '.join(lists.HELD_STATES)}")
+    ] = "held",
+    since: SinceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """What waits, newest first: id, case, author, rules that held it, who it would go to, since when."""
+    page = lists.paging(limit, every, since, state, lists.HELD_STATES)
+    columns = ["id", "case", "author", "rules", "why", "recipients", "since"]
+    lists.show(ctx, lists.held, page, columns, as_json=as_json, title="Held mail", noun="held mails")
 
 
 @app.command("release")
@@ -49,6 +43,12 @@ def release(
     reason: Annotated[str, typer.Option("--reason", help="why it may go as it is (recorded in the diary)")],
 ) -> None:
     """Let one held mail go exactly as it was: the diary records the chair and the reason."""
+    from mailflow.case import standing
+    from mailflow.clock import utcnow
+    from mailflow.database import connection, lock_for_threading
+    from mailflow.outbound import held
+    from mailflow.runtime import Runtime
+
     settings = ctx.obj.settings
     member = next((m for m in settings.committee.members if m.name == chair), None)
     if member is None or member.role != "chair":

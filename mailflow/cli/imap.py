@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.markup import escape
 
 from mailflow.cli.output import configure_logging, console, fail
-from mailflow.config import ImapSettings, Settings
 from mailflow.errors import ConfigError, TemporaryFailure
+
+if TYPE_CHECKING:
+    from mailflow.config import ImapSettings, Settings
 
 EX_TEMPFAIL, EX_NOPERM, EX_CONFIG = 75, 77, 78
 

@@ -11,7 +11,6 @@ from enum import Enum
 from typing import Any, NoReturn
 
 from rich.console import Console
-from rich.table import Table
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
@@ -33,14 +32,21 @@ def emit_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, as_json
     if as_json:
         print(to_json([{k: _plain(v) for k, v in row.items()} for row in rows]))
         return
-    table = Table(title=title, show_lines=False)
-    for column in columns:
-        table.add_column(column.replace("_", " "))
-    for row in rows:
-        table.add_row(*(_cell(row.get(c)) for c in columns))
-    console.print(table)
+    print(plain_table(rows, columns, title), end="", flush=True)
+
+
+def plain_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str) -> str:
+    """A title, a header line and one line per row, columns aligned, nothing wrapped or cut: cheap
+    for a hundred rows (a rich table took 0.2 s), and each row stays one line for grep."""
+    cells = [[" ".join(_cell(row.get(c)).split()) for c in columns] for row in rows]
+    heads = [c.replace("_", " ") for c in columns]
+    widths = [max([len(h), *(len(line[i]) for line in cells)]) for i, h in enumerate(heads)]
+    lines = [title, "  ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() for line in cells]
     if not rows:
-        console.print("(none)")
+        lines.append("(none)")
+    return "\n".join(lines) + "\n"
 
 
 def _cell(value: Any) -> str:

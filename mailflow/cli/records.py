@@ -10,15 +10,12 @@ from typing import Annotated
 
 import typer
 
-from mailflow.case import service as cases
 from mailflow.cli.output import console, emit_rows, fail, to_json
 from mailflow.clock import utcnow
-from mailflow.database import connection, transaction
-from mailflow.model import CaseState
-from mailflow.records import assessment, bans, evidence, retention, transparency
-from mailflow.records import log as incident_log
-from mailflow.records.facts import load
-from mailflow.records.log import Filters, earlier_cases
+
+# Each command imports what it uses (mailflow.records, the database): `mailflow --help` and the
+# other commands load none of it (tests/cli/test_startup.py).
+CASE_STATES = ("new", "open", "investigating", "resolution_proposed", "resolved", "closed")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 
@@ -50,6 +47,9 @@ def _when(value: str | None) -> datetime:
 
 
 def _case_id(ctx: typer.Context, ref: str) -> int:
+    from mailflow.case import service as cases
+    from mailflow.database import connection
+
     with connection(ctx.obj.engine, read_only=True) as conn:
         found = cases.by_ref(conn, ref)
     if found is None:
@@ -59,7 +59,7 @@ def _case_id(ctx: typer.Context, ref: str) -> int:
 
 def log_command(
     ctx: typer.Context,
-    state: Annotated[CaseState | None, typer.Option(help="only cases in this state")] = None,
+    state: Annotated[str | None, typer.Option(help=f"only cases in this state: {', '.join(CASE_STATES)}")] = None,
     year: Annotated[int | None, typer.Option(help="only cases received this year")] = None,
     member: Annotated[str | None, typer.Option(help="only cases this member leads or seconds")] = None,
     visible_to: Annotated[str | None, typer.Option(help="only the cases this member may see")] = None,
@@ -67,7 +67,14 @@ def log_command(
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV, one row per case")] = False,
 ) -> None:
     """The Master Incident Log: one row per case (private to the committee)."""
-    filters = Filters(state.value if state else None, year, member, visible_to)
+    from mailflow.database import connection
+    from mailflow.records import log as incident_log
+    from mailflow.records.facts import load
+    from mailflow.records.log import Filters
+
+    if state is not None and state not in CASE_STATES:
+        fail(f"--state is one of: {', '.join(CASE_STATES)}")
+    filters = Filters(state, year, member, visible_to)
     with connection(ctx.obj.engine, read_only=True) as conn:
         rows = incident_log.rows(load(conn), filters)
     if as_csv:
@@ -78,6 +85,10 @@ def log_command(
 
 def patterns_command(ctx: typer.Context, ref: str, as_json: JsonOption = False) -> None:
     """Earlier cases about the same reported person as case REF."""
+    from mailflow.database import connection
+    from mailflow.records.facts import load
+    from mailflow.records.log import earlier_cases
+
     case_id = _case_id(ctx, ref)
     with connection(ctx.obj.engine, read_only=True) as conn:
         facts = load(conn)
@@ -89,6 +100,10 @@ def patterns_command(ctx: typer.Context, ref: str, as_json: JsonOption = False) 
 @assessment_app.command("show")
 def assessment_show(ctx: typer.Context, ref: str, as_json: JsonOption = False) -> None:
     """The case's answers, what they say (jurisdiction, GovStack's rule), and what is unanswered."""
+    from mailflow.database import connection
+    from mailflow.records import assessment
+    from mailflow.records.facts import load
+
     case_id = _case_id(ctx, ref)
     with connection(ctx.obj.engine, read_only=True) as conn:
         [case] = load(conn, [case_id])
@@ -105,6 +120,9 @@ def bans_list(
     as_json: JsonOption = False,
 ) -> None:
     """Every ban, suspension, hiatus and cooling-off period, with scope, dates and state."""
+    from mailflow.database import connection
+    from mailflow.records import bans
+
     with connection(ctx.obj.engine, read_only=True) as conn:
         found = bans.listing(conn, utcnow())
     rows = [b.as_dict() for b in found if not in_force or b.state in ("in force", "upcoming")]
@@ -119,6 +137,9 @@ def bans_export(
     include_ended: Annotated[bool, typer.Option("--all", help="also bans that ended or were lifted")] = False,
 ) -> None:
     """The register for moderators, without reporter identities: facts in writing, the decision theirs."""
+    from mailflow.database import connection
+    from mailflow.records import bans
+
     with connection(ctx.obj.engine, read_only=True) as conn:
         text = bans.export(
             conn, utcnow(), committee=ctx.obj.settings.service.committee_name, include_ended=include_ended
@@ -133,6 +154,9 @@ def bans_export(
 @diary_app.command("verify")
 def diary_verify(ctx: typer.Context, ref: Annotated[str | None, typer.Argument()] = None) -> None:
     """Check each diary's chain and each recorded message's bytes; name the first broken entry (exit 1)."""
+    from mailflow.database import transaction
+    from mailflow.records import evidence
+
     with transaction(ctx.obj.engine, read_only=True) as session:
         refs = evidence.case_refs(session.connection())
         if ref is not None:
@@ -157,6 +181,9 @@ def diary_export(
     ] = None,
 ) -> None:
     """An evidence bundle: every message as received and sent (mbox), a timeline, the chain's head."""
+    from mailflow.database import transaction
+    from mailflow.records import evidence
+
     case_id = _case_id(ctx, ref)
     target = out or Path(f"{ref}-evidence")
     with transaction(ctx.obj.engine, read_only=True) as session:
@@ -171,6 +198,9 @@ def diary_heads(
 ) -> None:
     """The head of every case's diary and their digest (signed with [records] heads_key): publish it,
     or check an earlier one against the database."""
+    from mailflow.database import connection
+    from mailflow.records import evidence
+
     secret = ctx.obj.settings.records.heads_key
     key = secret.get_secret_value().encode("utf-8") if secret else None
     with connection(ctx.obj.engine, read_only=True) as conn:
@@ -193,6 +223,8 @@ def retention_run(
     as_json: JsonOption = False,
 ) -> None:
     """Closed cases past their retention period: show them, or with --apply remove their personal data."""
+    from mailflow.records import retention
+
     at = _when(now)
     members = [m.name for m in ctx.obj.settings.committee.members]
     outcome = retention.run(ctx.obj.engine, ctx.obj.settings, members, at, apply=apply)
@@ -213,6 +245,10 @@ def report_transparency(
     out: Annotated[Path, typer.Option(help="the folder to write into")] = Path("."),
 ) -> None:
     """The yearly anonymised transparency report: Markdown, HTML and an SVG chart."""
+    from mailflow.database import connection
+    from mailflow.records import transparency
+    from mailflow.records.facts import load
+
     settings = ctx.obj.settings
     with connection(ctx.obj.engine, read_only=True) as conn:
         facts = load(conn)

@@ -16,8 +16,6 @@ from typing import Annotated
 import typer
 
 from mailflow.cli.output import console, emit_rows, errors, fail
-from mailflow.notices.catalogue import check_notice, folders_on_disk, notices, render_notice
-from mailflow.outbound.render import Renderer, TemplateError
 
 EX_CONFIG = 78
 
@@ -38,6 +36,9 @@ def check(
     ] = None,
 ) -> None:
     """Render every notice with its sample data; fail naming each notice that does not render."""
+    from mailflow.notices.catalogue import check_notice, folders_on_disk, notices, render_notice
+    from mailflow.outbound.render import Renderer, TemplateError
+
     directory = templates_dir if templates_dir is not None else ctx.obj.settings.templates_dir
     try:
         renderer = Renderer(directory)

@@ -1,4 +1,7 @@
-"""The operator's views: cases, outbox, quarantine (tables, or ``--json`` for scripts)."""
+"""The operator's views: cases, outbox, quarantine (tables, or ``--json`` for scripts).
+
+The lists page (``mailflow.cli.lists``); what a command needs beyond that is imported inside it.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +10,10 @@ from typing import Annotated
 
 import typer
 
-from mailflow.case.views import header_lines, list_cases, show_case
-from mailflow.cli.output import console, emit_rows, fail, to_json
-from mailflow.database import transaction
+from mailflow.cli import lists
+from mailflow.cli.lists import AllOption, JsonOption, LimitOption, SinceOption
+from mailflow.cli.output import console, fail, to_json
 from mailflow.errors import NotFound
-from mailflow.inbound import quarantine as quarantined
-from mailflow.model import OutboundState
-from mailflow.outbound.outbox import list_outbox
-from mailflow.parse.addresses import ConductAddress
-
-JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 
 cases_app = typer.Typer(help="Cases and their diaries.", no_args_is_help=True)
 outbox_app = typer.Typer(help="Outgoing mail and its delivery state.", no_args_is_help=True)
@@ -30,21 +27,29 @@ def register(app: typer.Typer) -> None:
 
 
 @cases_app.command("list")
-def cases_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Every case, newest first."""
-    with transaction(ctx.obj.engine, read_only=True) as session:
-        rows = [c.as_dict() for c in list_cases(session)]
-    emit_rows(
-        rows,
-        ["ref", "state", "created_at", "entries", "related_to", "subject"],
-        as_json=as_json,
-        title="Cases",
-    )
+def cases_list(
+    ctx: typer.Context,
+    limit: LimitOption = lists.DEFAULT_LIMIT,
+    every: AllOption = False,
+    state: Annotated[
+        str | None, typer.Option("--state", help=f"only this state: {', '.join(lists.CASE_STATES)}")
+    ] = None,
+    since: SinceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Cases, newest first, a page at a time (says when more exist)."""
+    page = lists.paging(limit, every, since, state, lists.CASE_STATES)
+    columns = ["ref", "state", "created_at", "entries", "related_to", "subject"]
+    lists.show(ctx, lists.cases, page, columns, as_json=as_json, title="Cases", noun="cases")
 
 
 @cases_app.command("show")
 def cases_show(ctx: typer.Context, ref: str, as_json: JsonOption = False) -> None:
     """A case with its parties, addresses and diary."""
+    from mailflow.case.views import header_lines, show_case
+    from mailflow.database import transaction
+    from mailflow.parse.addresses import ConductAddress
+
     conduct = ConductAddress.parse(ctx.obj.settings.service.conduct_address)
     try:
         with transaction(ctx.obj.engine, read_only=True) as session:
@@ -76,28 +81,40 @@ def cases_show(ctx: typer.Context, ref: str, as_json: JsonOption = False) -> Non
 @outbox_app.command("list")
 def outbox_list(
     ctx: typer.Context,
-    state: Annotated[OutboundState | None, typer.Option(help="only this state")] = None,
+    limit: LimitOption = lists.DEFAULT_LIMIT,
+    every: AllOption = False,
+    state: Annotated[
+        str | None, typer.Option("--state", help=f"only this state: {', '.join(lists.OUTBOX_STATES)}")
+    ] = None,
+    since: SinceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Outgoing mail, newest first."""
-    with transaction(ctx.obj.engine, read_only=True) as session:
-        rows = [o.as_dict() for o in list_outbox(session, state=state)]
+    """Outgoing mail, newest first, a page at a time (says when more exist)."""
+    page = lists.paging(limit, every, since, state, lists.OUTBOX_STATES)
     columns = ["id", "case", "kind", "state", "attempts", "recipients", "subject", "message_id", "reason"]
-    emit_rows(rows, columns, as_json=as_json, title="Outbox")
+    lists.show(ctx, lists.outbox, page, columns, as_json=as_json, title="Outbox", noun="outgoing mails")
 
 
 @quarantine_app.command("list")
-def quarantine_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Quarantined messages with the reason."""
-    with transaction(ctx.obj.engine, read_only=True) as session:
-        rows = [q.as_dict() for q in quarantined.list_quarantined(session)]
+def quarantine_list(
+    ctx: typer.Context,
+    limit: LimitOption = lists.DEFAULT_LIMIT,
+    every: AllOption = False,
+    since: SinceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Quarantined messages with the reason, newest first (says when more exist)."""
+    page = lists.paging(limit, every, since)
     columns = ["id", "received_at", "source", "size", "reason"]
-    emit_rows(rows, columns, as_json=as_json, title="Quarantine")
+    lists.show(ctx, lists.quarantine, page, columns, as_json=as_json, title="Quarantine", noun="quarantined messages")
 
 
 @quarantine_app.command("show")
 def quarantine_show(ctx: typer.Context, inbound_id: int) -> None:
     """Write a quarantined message's raw bytes to standard output."""
+    from mailflow.database import transaction
+    from mailflow.inbound import quarantine as quarantined
+
     try:
         with transaction(ctx.obj.engine, read_only=True) as session:
             raw = quarantined.raw_of(session, inbound_id)
@@ -109,6 +126,9 @@ def quarantine_show(ctx: typer.Context, inbound_id: int) -> None:
 @quarantine_app.command("retry")
 def quarantine_retry(ctx: typer.Context, inbound_id: int) -> None:
     """Process a quarantined message again (for example after an upgrade that fixes its cause)."""
+    from mailflow.database import transaction
+    from mailflow.inbound import quarantine as quarantined
+
     try:
         with transaction(ctx.obj.engine, durable=True) as session:
             quarantined.release(session, inbound_id)

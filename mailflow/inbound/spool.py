@@ -33,6 +33,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Result, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from mailflow import metrics
 from mailflow.clock import utcnow
 from mailflow.database import connection
 from mailflow.errors import TemporaryFailure
@@ -79,6 +80,7 @@ class Spool:
     def accept(self, raw: bytes, envelope: Envelope) -> Accepted:
         return self.accept_many([(raw, envelope)])[0]
 
+    @metrics.spooled
     def accept_many(self, items: Sequence[tuple[bytes, Envelope]]) -> list[Accepted]:
         """Commit every item in one transaction; returns one Accepted per item, in order."""
         try:

@@ -15,7 +15,7 @@ from email.utils import getaddresses
 from mailflow.mime.charset import decode_bytes
 from mailflow.mime.reading import Budget
 
-__all__ = ["Header", "Mailbox", "b64decode", "decode_words", "mailboxes", "one_line", "unfold"]
+__all__ = ["Header", "Mailbox", "address_pairs", "b64decode", "decode_words", "mailboxes", "one_line", "unfold"]
 
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?(.*?)\?=")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
@@ -23,6 +23,9 @@ _LINE_BREAKS = re.compile(r"[\r\n]+\s*")
 _B64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
 _SURROGATE = re.compile("[\udc80-\udcff]+")
 _MAX_ADDRESS_FIELD = 64 * 1024  # characters of one address field parsed (longer: the rest is not addresses)
+_HOSTNAME = re.compile(r"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.?")
+_DOMAIN = re.compile(r'[^\s"<>()\[\],;:\\@]+|\[[^\[\]\\]*\]')  # a name, or a [literal]
+_MAX_COMMENT_DEPTH = 8  # nested comments kept as written; deeper parentheses are dropped (their text stays)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,26 +121,92 @@ _PLAIN_ADDRESS = re.compile(r"[^\s<>()\[\]\",;:@\\]{1,64}@[^\s<>()\[\]\",;:@\\]{
 _MAX_PLAIN = 100
 
 
+def flatten_address_field(value: str) -> str:
+    """The field with what makes the standard library's address parser recurse taken out, in one
+    linear pass: comments nested deeper than a few levels (their parentheses dropped, their text
+    kept) and a group opened inside a group (RFC 5322 groups do not nest: the inner ``:`` becomes a
+    list separator). Quoted strings, escapes and ``<...>`` are left as written. A field that needs neither
+    change comes back unchanged."""
+    if "(" not in value and value.count(":") < 2:
+        return value
+    out: list[str] = []
+    depth = 0  # comment nesting
+    quoted = escaped = False
+    angle = False
+    group = False
+    for ch in value:
+        if escaped:
+            escaped = False
+        elif ch == "\\" and (quoted or depth):
+            escaped = True
+        elif quoted:
+            quoted = ch != '"'
+        elif ch == "(":
+            depth += 1
+            if depth > _MAX_COMMENT_DEPTH:
+                continue
+        elif ch == ")" and depth:
+            depth -= 1
+            if depth >= _MAX_COMMENT_DEPTH:
+                continue
+        elif depth:
+            pass
+        elif ch == '"':
+            quoted = True
+        elif ch == "<":
+            angle = True
+        elif ch == ">":
+            angle = False
+        elif ch == ":" and not angle:
+            if group:
+                ch = ","
+            group = True
+        elif ch == ";" and not angle:
+            group = False
+        out.append(ch)
+    return "".join(out)
+
+
+def address_pairs(value: str) -> list[tuple[str, str]]:
+    """(display name, address) pairs of one address field as the standard library reads them
+    (``email.utils.getaddresses``), after :func:`flatten_address_field`; ``[]`` where it still fails."""
+    try:
+        return getaddresses([flatten_address_field(value[:_MAX_ADDRESS_FIELD])])
+    except (RecursionError, ValueError, IndexError, TypeError):  # crafted input the stdlib chokes on
+        return []
+
+
+def ascii_domain(domain: str) -> str:
+    """A domain lowercased, internationalised labels in their ASCII form (IDNA A-labels, as they
+    travel in mail headers and over SMTP without SMTPUTF8); as written when it has no such form."""
+    domain = domain.lower()
+    if domain.isascii():
+        return domain
+    try:
+        encoded = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return domain
+    return encoded if _HOSTNAME.fullmatch(encoded) else domain
+
+
 def mailboxes(values: list[str] | tuple[str, ...], budget: Budget | None = None) -> tuple[Mailbox, ...]:
     """The mailboxes of address fields (From, To, Cc, Reply-To ...), parsed before decoding (an
     encoded display name may hold commas and quotes), names decoded after. Only entries with an
-    address are kept. Never raises: a field the parser cannot read yields what it could."""
+    address are kept; an internationalised domain is given in its ASCII form. Never raises: a field
+    the parser cannot read yields what it could."""
     found: list[Mailbox] = []
     for value in values:
         text = unfold(unsurrogate(value))[:_MAX_ADDRESS_FIELD]
-        try:
-            pairs = getaddresses([text])
-        except (RecursionError, ValueError, IndexError, TypeError):  # crafted input the stdlib chokes on
-            pairs = [("", found) for found in _PLAIN_ADDRESS.findall(text)[:_MAX_PLAIN]]  # a plain reading
+        pairs = address_pairs(text) or [("", found) for found in _PLAIN_ADDRESS.findall(text)[:_MAX_PLAIN]]
         for name, address in pairs:
             address = address.strip().strip("<>")
             if not address or "@" not in address:
                 continue
             local, _, domain = address.rpartition("@")
-            if not local or not domain:
+            if not local or not _DOMAIN.fullmatch(domain):
                 continue
             display = one_line(decode_words(name, budget))
             found.append(
-                Mailbox("" if display.casefold() == address.casefold() else display, f"{local}@{domain.lower()}")
+                Mailbox("" if display.casefold() == address.casefold() else display, f"{local}@{ascii_domain(domain)}")
             )
     return tuple(found)

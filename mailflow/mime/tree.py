@@ -25,7 +25,7 @@ from email.utils import collapse_rfc2231_value
 from mailflow.mime.headers import Header, Mailbox, b64decode, decode_words, mailboxes, one_line, unsurrogate
 from mailflow.mime.reading import Budget, Unread
 
-__all__ = ["MessageTree", "Part", "read_message"]
+__all__ = ["MessageTree", "Part", "payload_of", "read_message"]
 
 _EMPTY_SHA = hashlib.sha256(b"").hexdigest()
 
@@ -196,7 +196,7 @@ class _Reader:
             transfer_encoding=str(msg.get("content-transfer-encoding", "")).strip().lower(),
             source=msg,
         )
-        payload = msg.get_payload()
+        payload = payload_of(msg)
         if isinstance(payload, list):
             if mime_depth >= self.budget.limits.max_mime_depth:
                 unread.append(Unread(where, "MIME parts nested too deeply: the rest was not read"))
@@ -206,7 +206,7 @@ class _Reader:
                 if inner is not None and base.transfer_encoding in ("base64", "quoted-printable"):
                     # A message/* part must not be encoded (RFC 2046), but some are: the parser then
                     # read the encoded text as a message. Decode it and read the message inside.
-                    encoded = str(inner.get_payload()) if not inner.keys() else inner.as_string()
+                    encoded = str(payload_of(inner)) if not inner.keys() else inner.as_string()
                     data = _decoded(encoded, base.transfer_encoding)
                     attached = self.attached_bytes(data, unread, where)
                     return replace(base, data=data, attached=attached, unread=tuple(unread))
@@ -265,6 +265,18 @@ class _Reader:
 
 
 _FOLDS = re.compile(r"\r?\n[ \t]*")
+
+
+def payload_of(msg: Message) -> object:
+    """``msg.get_payload()`` (the parts of a multipart, else the body as text), also where the
+    standard library fails on it: a body with 8-bit bytes is re-decoded with the declared charset,
+    and a charset name the codec machinery rejects other than as unknown (one with a NUL in it:
+    ValueError), or an RFC 2231 ``charset*=`` parameter (a tuple: TypeError), raises there. Then the
+    body as the parser stored it (8-bit bytes as surrogates)."""
+    try:
+        return msg.get_payload()
+    except (ValueError, TypeError):
+        return msg._payload  # type: ignore[attr-defined]  # the parser's own value, as get_payload starts from
 
 
 def _content_type(msg: Message) -> str:
@@ -338,10 +350,10 @@ def _payload_bytes(msg: Message, unread: list[Unread], where: str) -> bytes:
     cte = str(msg.get("content-transfer-encoding", "")).strip().lower()
     try:
         if cte == "base64":  # decoded here: more forgiving of bad padding and stray characters
-            payload = msg.get_payload()
+            payload = payload_of(msg)
             return b64decode(payload.encode("ascii", "ignore") if isinstance(payload, str) else b"")
         decoded = msg.get_payload(decode=True)  # quoted-printable, uuencode; 7bit/8bit/binary as sent
     except Exception:  # a transfer encoding the stdlib chokes on: the raw text, marked
         unread.append(Unread(where, "the transfer encoding could not be decoded"))
-        decoded = str(msg.get_payload()).encode("utf-8", "surrogateescape")
+        decoded = str(payload_of(msg)).encode("utf-8", "surrogateescape")
     return decoded if isinstance(decoded, bytes) else b""

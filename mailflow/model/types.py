@@ -2,30 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
-from sqlalchemy import DateTime
-from sqlalchemy.types import TypeDecorator
-
-from mailflow.clock import as_utc
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Stores UTC, hands back aware UTC datetimes on every backend."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        value = as_utc(value)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        return None if value is None else as_utc(value)
+from mailflow.columns import UTCDateTime as UTCDateTime  # the models' timestamps
 
 
 class InboundSource(StrEnum):

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
+from mailflow import metrics
 from mailflow.database import connection
 from mailflow.errors import TemporaryFailure, TransportError
 from mailflow.model import OutboundState
@@ -43,6 +44,7 @@ CLAIM_RELEASE_PATIENCE = 30.0
 """How long a claim whose commit failed is given back before that is left to the sweep."""
 
 
+@metrics.timed_delivery
 def send_batch(svc: Services, transport: Transport, outbound_ids: Sequence[int]) -> dict[int, datetime]:
     """Deliver those that are due. Returns, for each mail to try again, when."""
     # Durable: everything these mails refer to (their cases, diary entries) is on disk before they leave.
@@ -70,6 +72,7 @@ def send_batch(svc: Services, transport: Transport, outbound_ids: Sequence[int])
                 save = functools.partial(_save, svc, mail, refused, error, svc.clock())
                 outcome = until_it_lands(save, what=f"the outcome of outbound {mail.id}")
                 done.add(mail.id)
+                metrics.delivered(outcome.state)
                 if error is not None:
                     log.warning(
                         "outbound %s attempt %s: %s -> %s", mail.id, outcome.attempts, error, outcome.state.value

@@ -41,13 +41,13 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.message import Message
-from email.utils import getaddresses
 
 from flufl.bounce import scan_message
 
 from mailflow.mime import separators
-from mailflow.mime.headers import decode_words
+from mailflow.mime.headers import address_pairs, decode_words
 from mailflow.mime.html import html_to_text
+from mailflow.mime.tree import payload_of
 from mailflow.model.types import MessageKind
 from mailflow.parse.message import ParsedMessage, message_ids, normalize_address
 
@@ -294,14 +294,17 @@ def _own_parts(mime: Message) -> Iterator[tuple[Message, bool]]:
         seen += 1
         yield part, in_report
         if part.get_content_maintype() == "multipart":
-            children = part.get_payload()
+            children = payload_of(part)
             if isinstance(children, list):
                 inside = in_report or part.get_content_type() == "multipart/report"
                 stack.extend((c, inside) for c in reversed(children) if isinstance(c, Message))
 
 
 def _param(part: Message, name: str) -> str:
-    value = part.get_param(name, header="content-type")
+    try:
+        value = part.get_param(name, header="content-type")
+    except (ValueError, TypeError, IndexError):  # a parameter the stdlib cannot parse
+        return ""
     if isinstance(value, tuple):  # RFC 2231 form
         value = value[2]
     return str(value or "").strip().strip('"').lower()
@@ -319,20 +322,23 @@ def _part_text(part: Message) -> str:
     if not isinstance(payload, bytes):
         return ""
     payload = payload[:_BODY_CHARS]
-    charset = part.get_content_charset() or "utf-8"
+    try:
+        charset = part.get_content_charset() or "utf-8"
+    except (ValueError, TypeError):  # an RFC 2231 charset the stdlib cannot decode (a NUL in it)
+        charset = "utf-8"
     try:
         return payload.decode(charset, errors="replace")
-    except LookupError:  # unknown charset label ("uft-8", ...)
+    except (LookupError, ValueError):  # unknown charset label ("uft-8", ...), or one with a NUL in it
         return payload.decode("latin-1")
 
 
 def _inner_message(part: Message) -> Message | None:
-    payload = part.get_payload()
+    payload = payload_of(part)
     if isinstance(payload, list) and payload and isinstance(payload[0], Message):
         inner = payload[0]
-        if inner.keys() or not isinstance(inner.get_payload(), str):
+        if inner.keys() or not isinstance(payload_of(inner), str):
             return inner
-        payload = inner.get_payload()  # a blank line before the attached header: read it anyway
+        payload = payload_of(inner)  # a blank line before the attached header: read it anyway
     if isinstance(payload, str) and payload.strip():
         return email.message_from_string(payload.lstrip("\r\n"), policy=email.policy.compat32)
     return None
@@ -348,13 +354,13 @@ def _header_block(part: Message) -> Message | None:
 
 def _field_blocks(part: Message) -> list[list[tuple[str, str]]]:
     """The field groups of a delivery-status or disposition-notification part."""
-    payload = part.get_payload()
+    payload = payload_of(part)
     blocks: list[list[tuple[str, str]]] = []
     if isinstance(payload, list):
         for block in payload:
             if isinstance(block, Message):
                 items = [(k.lower(), _decoded(v)) for k, v in block.items()]
-                body = block.get_payload()
+                body = payload_of(block)
                 if isinstance(body, str) and body.strip():
                     if not items and _BASE64_BLOCK.fullmatch(body.strip()):
                         body = _base64_text(body)  # seen behind a rewriting gateway
@@ -437,10 +443,7 @@ def _name_and_address(value: str) -> tuple[str, str]:
     """The first mailbox of a From value; odd forms ("<Postmaster\\@x@y>"), and those the standard
     library's parser cannot read (thousands of nested groups or comments: RecursionError), by a
     plain reading."""
-    try:
-        pairs = getaddresses([value])
-    except (RecursionError, ValueError, IndexError, TypeError):
-        pairs = []
+    pairs = address_pairs(value)
     if pairs and pairs[0][1] and ("@" in pairs[0][1] or "<" not in value):
         return pairs[0]  # "MAILER-DAEMON (Mail Delivery System)" has no domain, and is fine
     match = re.search(r"<([^<>]*)>", value)
