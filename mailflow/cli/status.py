@@ -39,11 +39,23 @@ def _print(report: dict[str, Any]) -> None:
         ("outbox", ", ".join(f"{k} {v}" for k, v in sorted(report["outbox"].items())) or "empty"),
         ("held by the gate", _with(report["held"], "mailflow held list")),
         ("alerts waiting", ", ".join(f"{k} {v}" for k, v in report["alerts_waiting"].items()) or "none"),
+        ("deadlines", _deadlines(report)),
         ("intake space", f"{'ok' if room['ok'] else 'REFUSING'}: {room['reason']}"),
         ("last IMAP poll", report["last_imap_poll"] or "never"),
     ]
     for label, value in rows:
         console.print(f"{label + ':':<19}{value}", highlight=False, markup=False)
+
+
+def _deadlines(report: dict[str, Any]) -> str:
+    lag = report.get("deadlines_oldest_unchecked_seconds")
+    said = f"{report.get('deadlines_fired_7d', 0)} passed in the last 7 days (each an alert for the chairs)"
+    if report.get("deadlines_due_unchecked"):
+        said += (
+            f"; {report['deadlines_due_unchecked']} due and not yet checked (oldest {lag} s)"
+            "  <- is the scheduler running? mailflow serve checks them; or run mailflow tick"
+        )
+    return said
 
 
 def _with(count: int, hint: str) -> str:

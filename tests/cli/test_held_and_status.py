@@ -98,3 +98,35 @@ def test_status_says_what_needs_a_person(db_stack: Stack, intake: Intake, tmp_pa
     assert report_["intake_space"]["ok"] is True
     text = run(config, "status").stdout.decode()
     assert "mailflow held list" in text and "mailflow quarantine list" in text
+
+
+def test_status_says_when_deadlines_are_not_being_checked(db_stack: Stack, intake: Intake, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from mailflow.case import deadlines
+    from mailflow.clock import utcnow
+    from mailflow.database import connection
+
+    config = write_config(tmp_path / "mailflow.toml", db_stack.settings(**AUTH))
+    outcome = intake.deliver(report())
+    assert outcome.case_id is not None
+
+    # Given a deadline an hour past its date that no check has fired (no scheduler running)
+    with connection(db_stack.engine) as conn:
+        deadlines.plan(conn, outcome.case_id, "reply_by-1", utcnow() - timedelta(hours=1), now=utcnow())
+
+    # Then status says so, and that a person must look
+    late = run(config, "status", "--json")
+    assert late.returncode == 1
+    figures = json.loads(late.stdout)
+    assert figures["deadlines_due_unchecked"] == 1 and figures["deadlines_oldest_unchecked_seconds"] >= 3600
+    assert "is the scheduler running" in run(config, "status").stdout.decode()
+
+    # When a check runs, the deadline fires once and counts among those passed this week
+    assert run(config, "tick").returncode == 0
+    checked = json.loads(run(config, "status", "--json").stdout)
+    assert checked["deadlines_due_unchecked"] == 0 and checked["deadlines_fired_7d"] == 1
+    # and the chairs had it in their digest at once (the first digest of its kind)
+    assert [o.subject for o in db_stack.outbound() if "Deadlines that passed" in o.subject] == [
+        "[Example CoC Committee] Deadlines that passed (1)"
+    ]
