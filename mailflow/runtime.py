@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from mailflow.auth import DnsFunc
 from mailflow.config import Settings
-from mailflow.database import make_engine, migrate
+from mailflow.database import engine_for, migrate
 from mailflow.errors import MailflowError
 from mailflow.outbound.render import Renderer
 from mailflow.outbound.transport import Transport, transport_from_settings
@@ -57,7 +57,7 @@ class Runtime:
         dnsfunc: DnsFunc | None = None,
     ) -> Runtime:
         settings.service.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = make_engine(settings.database_url)
+        engine = engine_for(settings)
         if run_migrations:
             migrate(engine)
         services = Services(

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from mailflow.config import Settings, load_settings
-from mailflow.database import make_engine, migrate
+from mailflow.database import engine_for, migrate
 
 
 @dataclass
@@ -27,6 +27,6 @@ class CliContext:
     def engine(self) -> Engine:
         if self._engine is None:
             self.settings.service.data_dir.mkdir(parents=True, exist_ok=True)
-            self._engine = make_engine(self.settings.database_url)
+            self._engine = engine_for(self.settings)
             migrate(self._engine)
         return self._engine
