@@ -1,4 +1,9 @@
-"""Alembic environment: runs on the connection mailflow hands it, or on the configured URL."""
+"""Alembic environment: runs on the connection mailflow hands it, or on the configured URL.
+
+Encryption at rest (mailflow.crypt): the columns that hold personal data are sealed by their
+SQLAlchemy types, not by the schema. A data migration that reads or writes such a column must use
+the model's tables (``mailflow.model.core``, ``mailflow.records.tables``) on mailflow's connection,
+whose engine holds the keys; a reflected table would read the sealed text and write plaintext."""
 
 from __future__ import annotations
 
