@@ -424,10 +424,6 @@ class StorageSettings(_Section):
             raise ValueError(f"{where} holds no key")
         return self
 
-    @property
-    def encrypted(self) -> bool:
-        return bool(self._keys)
-
     def keyring(self) -> Keyring | None:
         """The configured keys (None: encryption off)."""
         return keyring(self._keys)
