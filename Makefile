@@ -4,7 +4,7 @@ VENV ?= .venv
 CONFIG ?= config/mailflow.example.toml
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench fuzz clean
+.PHONY: run test test-encrypted lint bench fuzz clean
 
 $(BIN)/mailflow: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ test: $(VENV)/.test-installed
 	$(BIN)/ruff check mailflow tests benchmarks
 	$(BIN)/mypy mailflow
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The committee's and the process's end-to-end tests with encryption at rest on (tests/support/crypt.py).
+test-encrypted: $(VENV)/.test-installed
+	MAILFLOW_TEST_ENCRYPTION=1 $(BIN)/pytest tests/e2e/test_committee.py tests/e2e/test_process.py $(PYTEST_ARGS)
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check mailflow tests benchmarks

@@ -5,9 +5,11 @@
   (c) the whole path: spool, parse, thread, record, and the acknowledgement drafted into the outbox,
 
 each at 10 and 50 concurrent connections, with the client in a separate process. Prints the rates,
-the ratios b/a and c/a, and the peak memory (VmHWM) of ``mailflow serve``.
+the ratios b/a and c/a, and the peak memory (VmHWM) of ``mailflow serve``. With ``--encrypted``,
+(b) and (c) run a second time with encryption at rest on ([storage], a fresh key), and the cost is
+printed as the ratio of the two rates.
 
-    .venv/bin/python benchmarks/intake_throughput.py [--messages 3000] [--database URL]
+    .venv/bin/python benchmarks/intake_throughput.py [--messages 3000] [--database URL] [--encrypted]
 
 Not a test: timings belong here, never in the suite.
 """
@@ -142,8 +144,18 @@ def bench_sink(total: int, concurrency: int, corpus: Path) -> Result:
 COMMITTEE = 0  # members on the roster (--committee): each report is then also fanned out to them
 
 
-def write_config(directory: Path, port: int, *, worker: bool, database: str | None, processes: int = 0) -> Path:
+def write_config(
+    directory: Path, port: int, *, worker: bool, database: str | None, processes: int = 0, encrypted: bool = False
+) -> Path:
     config = directory / "bench.toml"
+    storage = ""
+    if encrypted:
+        from mailflow.crypt.keyring import new_key
+
+        keys = directory / "bench.keys"
+        keys.write_text(new_key() + "\n")
+        storage = f'[storage]\nencryption_key_file = "{keys}"\n'
+
     db = f'url = "{database}"\n' if database else ""
     roster = "".join(
         f'[[committee.members]]\nname = "Member {i}"\naddresses = ["member{i}@committee.example"]\n'
@@ -159,7 +171,7 @@ def write_config(directory: Path, port: int, *, worker: bool, database: str | No
         # Every benchmark connection comes from 127.0.0.1: lift the per-client limit (20).
         "max_connections_per_client = 1000\n"
         f'[outgoing]\ntransport = "maildir:{directory}/outgoing"\n'
-        "[acknowledgement]\nrate_limit_count = 1000000\n" + roster
+        "[acknowledgement]\nrate_limit_count = 1000000\n" + storage + roster
     )
     return config
 
@@ -176,11 +188,21 @@ def count_acks(directory: Path, database: str | None) -> int:
 
 
 def bench_mailflow(
-    total: int, concurrency: int, corpus: Path, *, full_path: bool, database: str | None, processes: int = 0
+    total: int,
+    concurrency: int,
+    corpus: Path,
+    *,
+    full_path: bool,
+    database: str | None,
+    processes: int = 0,
+    encrypted: bool = False,
 ) -> Result:
     directory = Path(tempfile.mkdtemp(prefix="mailflow-bench-"))
     port = free_port()
-    config = write_config(directory, port, worker=full_path, database=database, processes=processes)
+    config = write_config(
+        directory, port, worker=full_path, database=database, processes=processes, encrypted=encrypted
+    )
+    sealed = " [encrypted]" if encrypted else ""
     env = {**os.environ, "MAILFLOW_CONFIG": str(config)}
     if database:
         _reset_postgres(database)
@@ -191,7 +213,8 @@ def bench_mailflow(
         wait_port(port, server)
         if not full_path:
             seconds, _ = run_client(port, total, concurrency, corpus)
-            return Result("b mailflow listener + durable spool", concurrency, total / seconds, peak_rss_mb(server.pid))
+            name = "b mailflow listener + durable spool" + sealed
+            return Result(name, concurrency, total / seconds, peak_rss_mb(server.pid))
         start = time.perf_counter()
         run_client(port, total, concurrency, corpus)
         while count_acks(directory, database) < total:
@@ -200,6 +223,7 @@ def bench_mailflow(
             time.sleep(0.05)
         seconds = time.perf_counter() - start
         name = "c whole path to the acknowledgement" + (f" ({processes} worker processes)" if processes else "")
+        name += sealed
         return Result(name, concurrency, total / seconds, peak_rss_mb(server.pid))
     finally:
         server.terminate()
@@ -225,6 +249,9 @@ def main() -> None:
     parser.add_argument(
         "--worker-processes", type=int, nargs="+", default=[0, 2], help="(c) with these [queue] worker_processes"
     )
+    parser.add_argument(
+        "--encrypted", action="store_true", help="also run (b) and (c) with encryption at rest on, and compare"
+    )
     args = parser.parse_args()
     global COMMITTEE
     COMMITTEE = args.committee
@@ -232,19 +259,34 @@ def main() -> None:
     corpus = Path(tempfile.mkdtemp()) / "corpus.bin"
     generate(corpus, args.messages)
     results: list[Result] = []
+    variants = [False, True] if args.encrypted else [False]
     for concurrency in args.concurrency:
         a = bench_sink(args.messages, concurrency, corpus)
-        b = bench_mailflow(args.messages, concurrency, corpus, full_path=False, database=args.database)
-        cs = [
-            bench_mailflow(args.messages, concurrency, corpus, full_path=True, database=args.database, processes=p)
-            for p in args.worker_processes
-        ]
-        results += [a, b, *cs]
+        runs: dict[bool, tuple[Result, list[Result]]] = {}
+        for encrypted in variants:
+            b = bench_mailflow(
+                args.messages, concurrency, corpus, full_path=False, database=args.database, encrypted=encrypted
+            )
+            cs = [
+                bench_mailflow(
+                    args.messages, concurrency, corpus, full_path=True, database=args.database, processes=p,
+                    encrypted=encrypted,
+                )
+                for p in args.worker_processes
+            ]  # fmt: skip
+            runs[encrypted] = (b, cs)
+            results += [b, *cs]
+        results.append(a)
         print(f"\n{args.messages} messages, {concurrency} connections ({args.database or 'SQLite'}):")
-        for r in (a, b, *cs):
+        for r in (a, *(x for b, cs in runs.values() for x in (b, *cs))):
             memory = f"   peak RSS {r.rss_mb:.0f} MB (serve process)" if r.rss_mb else ""
-            print(f"  {r.name:58s} {r.rate:8.0f} msg/s{memory}")
-        print(f"  b/a = {b.rate / a.rate:.2f}   " + "   ".join(f"c/a = {c.rate / a.rate:.2f}" for c in cs))
+            print(f"  {r.name:70s} {r.rate:8.0f} msg/s{memory}")
+        for b, cs in runs.values():
+            print(f"  b/a = {b.rate / a.rate:.2f}   " + "   ".join(f"c/a = {c.rate / a.rate:.2f}" for c in cs))
+        if args.encrypted:
+            (plain_b, plain_cs), (sealed_b, sealed_cs) = runs[False], runs[True]
+            pairs = [(plain_b, sealed_b), *zip(plain_cs, sealed_cs, strict=True)]
+            print("  encrypted / plain: " + "   ".join(f"{s.rate / p.rate:.2f}" for p, s in pairs))
     if args.json:
         args.json.write_text(json.dumps([r.__dict__ for r in results], indent=2))
 

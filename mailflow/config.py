@@ -21,16 +21,21 @@ from pydantic import (
     ByteSize,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from mailflow.crypt.keyring import BadKey, Keyring, keyring, parse_keys
 from mailflow.errors import ConfigError
 
 CONFIG_ENV = "MAILFLOW_CONFIG"
+ENCRYPTION_KEY_ENV = "MAILFLOW_ENCRYPTION_KEY"
+"""The encryption key(s) at rest, from the environment: ``[storage] encryption_key`` by a short name."""
 
 
 def _check_address(value: str) -> str:
@@ -397,6 +402,60 @@ class MetricsSettings(_Section):
         return _check_listen(value) if value else None
 
 
+class StorageSettings(_Section):
+    """``[storage]``: encryption at rest of the personal data in the database (mailflow.crypt).
+
+    Off unless a key is given. Keys are 32 random bytes in URL-safe base64 (``mailflow keys new``);
+    with several, the first encrypts and every one decrypts (rotation: ``mailflow keys rotate``)."""
+
+    encryption_key: SecretStr | None = None
+    """One key, or several separated by commas, the first encrypting. Better from the environment:
+    MAILFLOW_ENCRYPTION_KEY."""
+    encryption_key_file: Path | None = None
+    """A file holding the key(s), one a line (``#`` comments), the first encrypting; readable by
+    the service's user only."""
+
+    _keys: list[bytes] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="after")
+    def _read_keys(self) -> StorageSettings:
+        if self.encryption_key is not None and self.encryption_key_file is not None:
+            raise ValueError("set one of encryption_key (MAILFLOW_ENCRYPTION_KEY) and encryption_key_file, not both")
+        where, text = "encryption_key", None
+        if self.encryption_key is not None:
+            text = self.encryption_key.get_secret_value()
+        elif self.encryption_key_file is not None:
+            where = f"encryption_key_file {self.encryption_key_file}"
+            try:
+                text = self.encryption_key_file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ValueError(f"cannot read {where}: {getattr(exc, 'strerror', None) or exc}") from None
+        if text is None:
+            return self
+        try:
+            self._keys = parse_keys(text)
+        except BadKey as exc:
+            raise ValueError(f"a key in {where} {exc}") from None
+        if not self._keys:
+            raise ValueError(f"{where} holds no key")
+        return self
+
+    def keyring(self) -> Keyring | None:
+        """The configured keys (None: encryption off)."""
+        return keyring(self._keys)
+
+
+class _EncryptionKeyFromEnvironment(PydanticBaseSettingsSource):
+    """``MAILFLOW_ENCRYPTION_KEY``, read as ``[storage] encryption_key``."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        value = os.environ.get(ENCRYPTION_KEY_ENV)
+        return {"storage": {"encryption_key": value}} if value else {}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MAILFLOW_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
@@ -415,6 +474,8 @@ class Settings(BaseSettings):
     records: RecordsSettings = Field(default_factory=RecordsSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -425,7 +486,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The environment wins over the file: that is how secrets are supplied.
-        return env_settings, init_settings
+        return env_settings, _EncryptionKeyFromEnvironment(settings_cls), init_settings
 
     @model_validator(mode="after")
     def _sent_folder_needs_imap(self) -> Settings:

@@ -9,7 +9,7 @@ import re
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from functools import cache
 from pathlib import Path
@@ -19,11 +19,15 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from mailflow.crypt.keyring import Keyring
+from mailflow.crypt.sealed import attach
 from mailflow.errors import TemporaryFailure
 
 if TYPE_CHECKING:  # alembic and sqlmodel load only where used: a command that lists rows needs neither
     from alembic.config import Config as AlembicConfig
     from sqlmodel import Session
+
+    from mailflow.config import Settings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -83,17 +87,28 @@ DURABLE = "mailflow_durable"
 READ_ONLY = "mailflow_read_only"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine tuned for the backend: WAL, full fsync and immediate write locks on SQLite."""
+def engine_for(settings: Settings) -> Engine:
+    """The engine of the configured database, sealing with the configured keys ([storage])."""
+    return make_engine(settings.database_url, keyring=settings.storage.keyring())
+
+
+def make_engine(url: str, *, keyring: Keyring | None = None) -> Engine:
+    """An engine tuned for the backend: WAL, full fsync and immediate write locks on SQLite.
+
+    ``keyring``: encryption at rest (mailflow.crypt): the engine seals personal data with it on
+    the way in and opens it on the way out; None: stored as it is (the default)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url)
-    if parsed.drivername == "postgresql":
-        url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return _postgres_engine(url)
+        engine = _sqlite_engine(url, secure_delete=keyring is not None)
+    else:
+        if parsed.drivername == "postgresql":
+            url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        engine = _postgres_engine(url)
+    attach(engine, keyring)
+    return engine
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, *, secure_delete: bool = False) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -108,6 +123,10 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
         cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
+        if secure_delete:
+            # Encryption at rest: what is deleted or overwritten (a row re-sealed by `mailflow keys
+            # rotate`, plaintext written before encryption) is zeroed, not left in free pages.
+            cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -195,6 +214,27 @@ def checkpoint(engine: Engine) -> None:
         raise TemporaryFailure(f"database unavailable: {exc}") from exc
 
 
+def vacuum(engine: Engine, tables: Sequence[str] = ()) -> None:
+    """Leave no overwritten or deleted value in a free page or a log (after ``mailflow keys
+    rotate``): SQLite's file is rewritten (VACUUM) and its write-ahead log truncated; on PostgreSQL
+    ``tables`` are vacuumed (their dead row versions' space is freed for reuse; ``VACUUM FULL``,
+    which locks the tables, rewrites the files: the operator's to run)."""
+    try:
+        if is_sqlite(engine):
+            with _WRITERS[engine], engine.connect() as conn:
+                driver = conn.connection.driver_connection
+                driver.execute("VACUUM")  # type: ignore[union-attr]
+                driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()  # type: ignore[union-attr]
+            return
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for table in tables:
+                conn.exec_driver_sql(f'VACUUM "{table}"')
+    except OperationalError as exc:
+        raise TemporaryFailure(f"cannot compact the database now: {_reason(exc)}") from exc
+    except sqlite3.OperationalError as exc:
+        raise TemporaryFailure(f"cannot compact the database now (is `mailflow serve` writing?): {exc}") from exc
+
+
 def lock_for_threading(conn: Connection) -> None:
     """Serialise the thread-and-record step across worker processes (SQLite serialises writers itself)."""
     if conn.dialect.name == "postgresql":
@@ -211,11 +251,17 @@ def alembic_config(url: str) -> AlembicConfig:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
+    """Bring the schema to the newest revision (idempotent), then check that the engine's
+    encryption keys are the ones the database was written with (mailflow.crypt.check): a wrong or
+    missing key raises ConfigError before anything is written."""
+    from mailflow.crypt.check import check_keys
+
+    check_keys(engine, record=False)  # an existing database refuses a wrong key before any migration writes
     try:
         _migrate(engine)
     except OperationalError as exc:
         raise TemporaryFailure(f"database unavailable at {engine.url.render_as_string()}: {_reason(exc)}") from exc
+    check_keys(engine)
 
 
 _REVISION = re.compile(r"^revision(?::\s*str)?\s*=\s*[\"']([^\"']+)[\"']", re.M)

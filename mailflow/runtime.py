@@ -30,7 +30,7 @@ from mailflow.actors import room
 from mailflow.auth import DnsFunc
 from mailflow.committee import deadlines
 from mailflow.config import Settings
-from mailflow.database import make_engine, migrate
+from mailflow.database import engine_for, migrate
 from mailflow.errors import TemporaryFailure
 from mailflow.outbound.render import Renderer
 from mailflow.outbound.sender import send_batch
@@ -78,7 +78,7 @@ class Runtime:
         dnsfunc: DnsFunc | None = None,
     ) -> Runtime:
         settings.service.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = make_engine(settings.database_url)
+        engine = engine_for(settings)
         if run_migrations:
             migrate(engine)
         services = Services(

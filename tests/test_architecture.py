@@ -17,7 +17,7 @@ import mailflow
 PACKAGE = Path(mailflow.__file__).parent
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "clock", "replies", "budget", "columns", "metrics", "mime"),
+    ("errors", "clock", "replies", "budget", "columns", "metrics", "crypt", "mime"),
     ("config", "model", "database", "policy"),
     ("auth", "parse", "migrations"),
     ("case", "thread", "notices", "outbound", "inbound", "runtime_types"),
@@ -26,7 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("committee",),
     ("route",),
     ("pipeline", "services", "actors"),
-    ("runtime", "sweep", "health", "exporter", "backup"),
+    ("runtime", "sweep", "health", "exporter", "backup", "rekey"),
     ("imports", "handoff", "embedded", "worker"),
     ("service",),
     ("cli", "__main__"),

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Select, bindparam, func, select
+from sqlalchemy import Connection, Select, bindparam, select
 
 from mailflow.case import parties
 from mailflow.mime.surfaces import read_surfaces
@@ -34,7 +34,7 @@ from mailflow.policy.outgoing import CommitteeOnly, Protected
 
 _d, _i, _o = t.diary.c, t.inbound.c, t.outbound.c
 _RECEIVED: Select[int, DiaryKind, str | None, bytes] = (
-    select(_d.seq, _d.kind, func.lower(_d.from_addr), t.blob.c.data)
+    select(_d.seq, _d.kind, _d.from_addr, t.blob.c.data)
     .join(t.inbound, t.inbound.c.id == _d.inbound_id)
     .join(t.blob, t.blob.c.id == _i.blob_id)
     .where(_d.case_id == bindparam("case_id"))
@@ -104,7 +104,7 @@ def of_case(conn: Connection, case_id: int) -> CaseProtection:
     team_token = conn.execute(_TEAM_TOKEN, {"case_id": case_id}).scalar_one()
     secrets = [CommitteeOnly("the case's internal address", team_token)]
     for seq, kind, sender, raw in conn.execute(_RECEIVED, {"case_id": case_id}):
-        owner = first_reporter if kind == DiaryKind.REPORT else by_address.get(sender or "")
+        owner = first_reporter if kind == DiaryKind.REPORT else by_address.get((sender or "").lower())
         if owner is not None:
             _gather(gathered[owner], f"{owner}'s message (diary entry {seq})", raw)
     for seq, detail in conn.execute(_COMMANDS, {"case_id": case_id}):

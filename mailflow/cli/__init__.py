@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from mailflow.cli import backup, committee, drafts, held, imap, imports, records, status, templates, views
+from mailflow.cli import backup, committee, drafts, held, imap, imports, keys, records, status, templates, views
 from mailflow.cli.context import CliContext
 from mailflow.cli.output import configure_logging, console, fail
 from mailflow.errors import ConfigError, MailflowError, TemporaryFailure
@@ -75,6 +75,7 @@ app.add_typer(committee.app, name="committee")
 app.add_typer(drafts.app, name="drafts")
 app.add_typer(templates.app, name="templates")
 app.add_typer(held.app, name="held")
+app.add_typer(keys.app, name="keys")
 app.command("status")(status.status)
 app.command("tick")(drafts.tick)
 

@@ -33,9 +33,9 @@ class CliContext:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            from mailflow.database import make_engine, migrate
+            from mailflow.database import engine_for, migrate
 
             self.settings.service.data_dir.mkdir(parents=True, exist_ok=True)
-            self._engine = make_engine(self.settings.database_url)
+            self._engine = engine_for(self.settings)
             migrate(self._engine)
         return self._engine

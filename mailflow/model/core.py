@@ -25,6 +25,7 @@ from mailflow.model.tables import (
     HeldMail,
     ImapWatermark,
     InboundMessage,
+    KeyringCheck,
     NoticeDraft,
     OutboundMessage,
     Party,
@@ -48,6 +49,7 @@ vote: Table = Vote.__table__  # type: ignore[attr-defined]
 held_mail: Table = HeldMail.__table__  # type: ignore[attr-defined]
 imap_watermark: Table = ImapWatermark.__table__  # type: ignore[attr-defined]
 alert: Table = Alert.__table__  # type: ignore[attr-defined]
+keyring_check: Table = KeyringCheck.__table__  # type: ignore[attr-defined]
 
 
 _IGNORING: dict[tuple[str, str], Any] = {}

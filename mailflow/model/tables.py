@@ -6,11 +6,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
 from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
 
 from mailflow.clock import utcnow
+from mailflow.crypt.sealed import BlindIndex, SealedBytes, SealedJSON, SealedText
 from mailflow.model.types import (
     AlertKind,
     CaseState,
@@ -31,6 +32,18 @@ def _now_column(**kwargs: Any) -> Any:
     return Field(default_factory=utcnow, sa_type=UTCDateTime, **kwargs)
 
 
+def _sealed(table: str, column: str, default: Any = ..., **kwargs: Any) -> Any:
+    """Text encrypted at rest when a key is configured (mailflow.crypt): personal data and words."""
+    if default is ...:
+        return Field(sa_type=SealedText(table, column), **kwargs)
+    return Field(default=default, sa_type=SealedText(table, column), **kwargs)
+
+
+def _sealed_json(table: str, column: str, factory: Any = list) -> Any:
+    """A JSON list or object encrypted at rest when a key is configured."""
+    return Field(default_factory=factory, sa_column=Column(SealedJSON(table, column), nullable=False))
+
+
 def _enum(enum: type[StrEnum], default: Any = ..., **kwargs: Any) -> Any:
     """Store an enumeration as its value in a plain VARCHAR: new values need no migration."""
     column_type = SAEnum(enum, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e])
@@ -43,7 +56,7 @@ class Blob(SQLModel, table=True):
     """Message bytes exactly as received or as sent: the evidence."""
 
     id: int | None = Field(default=None, primary_key=True)
-    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    data: bytes = Field(sa_column=Column(SealedBytes("blob", "data"), nullable=False))
 
 
 class InboundMessage(SQLModel, table=True):
@@ -52,14 +65,14 @@ class InboundMessage(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     received_at: datetime = _now_column(index=True)
     source: InboundSource = _enum(InboundSource)
-    mail_from: str | None = None
-    rcpt_to: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    mail_from: str | None = _sealed("inbound_message", "mail_from", None)
+    rcpt_to: list[str] = _sealed_json("inbound_message", "rcpt_to")
     sha256: str = Field(unique=True, max_length=64)
     size: int
     blob_id: int = Field(foreign_key="blob.id")
-    origin: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    origin: dict[str, Any] = _sealed_json("inbound_message", "origin", dict)
     state: InboundState = _enum(InboundState, InboundState.RECEIVED, index=True)
-    reason: str | None = None
+    reason: str | None = _sealed("inbound_message", "reason", None)
     kind: MessageKind | None = _enum(MessageKind, None)
     message_id: str | None = Field(default=None, index=True, max_length=998)
     case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
@@ -79,7 +92,7 @@ class Case(SQLModel, table=True):
     state: CaseState = _enum(CaseState, CaseState.NEW)
     created_at: datetime = _now_column()
     updated_at: datetime = _now_column()
-    subject: str = ""
+    subject: str = _sealed("cases", "subject", "")
     related_case_id: int | None = None
     """Set when a stranger's mail carried another case's subject tag: possibly related, never merged."""
     acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -108,9 +121,9 @@ class Party(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id", index=True)
     role: PartyRole = _enum(PartyRole)
-    name: str | None = None
-    address: str | None = Field(default=None, index=True)
-    aliases: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    name: str | None = _sealed("party", "name", None)
+    address: str | None = _sealed("party", "address", None, index=True)
+    aliases: list[str] = _sealed_json("party", "aliases")
     added_at: datetime = _now_column()
     permission_seq: int | None = None
     """The diary entry (seq) holding this person's written permission to disclose their identity
@@ -134,8 +147,8 @@ class Conversation(SQLModel, table=True):
     kind: ConversationKind = _enum(ConversationKind)
     number: int
     token: str = Field(unique=True, max_length=32)
-    label: str = ""
-    recipients: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    label: str = _sealed("conversation", "label", "")
+    recipients: list[dict[str, str]] = _sealed_json("conversation", "recipients")
 
     __table_args__ = (UniqueConstraint("case_id", "number"),)
 
@@ -167,15 +180,16 @@ class DiaryEntry(SQLModel, table=True):
     seq: int
     at: datetime = _now_column()
     kind: DiaryKind = _enum(DiaryKind)
-    actor: str | None = None
-    from_addr: str | None = None
-    to_addrs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    subject: str | None = None
+    actor: str | None = _sealed("diary_entry", "actor", None)
+    """A member's name, "mailflow", or the address of the sender of a message."""
+    from_addr: str | None = _sealed("diary_entry", "from_addr", None)
+    to_addrs: list[str] = _sealed_json("diary_entry", "to_addrs")
+    subject: str | None = _sealed("diary_entry", "subject", None)
     message_id: str | None = None
-    new_text: str | None = None
+    new_text: str | None = _sealed("diary_entry", "new_text", None)
     inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id")
     outbound_id: int | None = Field(default=None, foreign_key="outbound_message.id")
-    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    detail: dict[str, Any] = _sealed_json("diary_entry", "detail", dict)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
     unverified: bool = False
@@ -204,12 +218,17 @@ class OutboundMessage(SQLModel, table=True):
     claimed_by: str | None = Field(default=None, max_length=300)
     """host:pid of the process sending it, so a restart can tell its own dead claims from live ones."""
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    last_error: str | None = None
+    last_error: str | None = _sealed("outbound_message", "last_error", None)
     message_id: str = Field(unique=True, max_length=998)
     mail_from: str
-    recipients: list[str] = Field(sa_column=Column(JSON, nullable=False))
-    primary_recipient: str | None = Field(default=None, index=True)
-    subject: str = ""
+    """Our own return path (``conduct+bounce.TOKEN@``): not sealed."""
+    recipients: list[str] = Field(sa_column=Column(SealedJSON("outbound_message", "recipients"), nullable=False))
+    primary_recipient: str | None = Field(
+        default=None, index=True, sa_type=BlindIndex("outbound_message", "primary_recipient", "recipients")
+    )
+    """The first recipient, lowercased, for the acknowledgements' rate limit: with encryption on, a
+    keyed hash of it (a blind index), never the address."""
+    subject: str = _sealed("outbound_message", "subject", "")
     blob_id: int = Field(foreign_key="blob.id")
     bounce_token: str | None = Field(default=None, unique=True, max_length=32)
     """The return path is ``conduct+bounce.TOKEN@``: only a bounce sent there counts for this mail (VERP)."""
@@ -230,14 +249,14 @@ class HeldMail(SQLModel, table=True):
     token: str = Field(unique=True, max_length=32)
     """Carried by the hold notice to the chairs: a chair's "release REASON" counts only with it, once."""
     rules: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    summaries: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    recipients: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    summaries: list[str] = _sealed_json("held_mail", "summaries")
+    recipients: list[dict[str, str]] = _sealed_json("held_mail", "recipients")
     """Who it would go to (name, address): the conversation's recipients once it is released."""
     state: HeldState = _enum(HeldState, HeldState.HELD, index=True)
     created_at: datetime = _now_column()
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     decided_by: str | None = Field(default=None, max_length=200)
-    reason: str | None = None
+    reason: str | None = _sealed("held_mail", "reason", None)
 
 
 class Alert(SQLModel, table=True):
@@ -248,7 +267,7 @@ class Alert(SQLModel, table=True):
     case_id: int | None = Field(default=None, foreign_key="cases.id")
     inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id")
     outbound_id: int | None = Field(default=None, foreign_key="outbound_message.id")
-    summary: str = ""
+    summary: str = _sealed("alert", "summary", "")
     """What happened, for the chairs: no body, no reporter's address."""
     created_at: datetime = _now_column()
     notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
@@ -308,18 +327,18 @@ class NoticeDraft(SQLModel, table=True):
     state: str = Field(default="awaiting_approval", max_length=32, index=True)
     """draft, awaiting_approval, approved, rejected, sent, held."""
     conversation_id: int | None = Field(default=None, foreign_key="conversation.id")
-    recipients: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    subject: str = ""
-    text: str = ""
+    recipients: list[dict[str, str]] = _sealed_json("notice_draft", "recipients")
+    subject: str = _sealed("notice_draft", "subject", "")
+    text: str = _sealed("notice_draft", "text", "")
     token: str = Field(unique=True, max_length=32)
     """Carried by the approval request; a chair's reply counts only with it, and only once."""
     created_at: datetime = _now_column()
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     decided_by: str | None = Field(default=None, max_length=200)
-    reason: str | None = None
+    reason: str | None = _sealed("notice_draft", "reason", None)
     edited: bool = False
     outbound_id: int | None = Field(default=None, foreign_key="outbound_message.id")
-    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    detail: dict[str, Any] = _sealed_json("notice_draft", "detail", dict)
     group_id: int | None = Field(default=None, index=True)
     """A notice goes to each addressee separately (own conversation, own Message-ID): the drafts of
     one notice share the id of the first, and one approval decides them all."""
@@ -339,7 +358,7 @@ class Deadline(SQLModel, table=True):
     due_at: datetime = Field(sa_type=UTCDateTime)
     created_at: datetime = _now_column()
     created_by: str = Field(default="mailflow", max_length=200)
-    about: str = ""
+    about: str = _sealed("deadline", "about", "")
     """What is expected by then, for the reminder (no reporter's address, no body)."""
     done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     """Met before it was due (the acknowledgement went out, the reply came)."""
@@ -358,7 +377,7 @@ class Proposal(SQLModel, table=True):
     case_id: int = Field(foreign_key="cases.id", index=True)
     resolution: str = Field(max_length=64)
     """A response type of the manuals: "no-action", "warning", "reprimand", "ban", ..."""
-    text: str = ""
+    text: str = _sealed("proposal", "text", "")
     proposed_by: str = Field(max_length=200)
     proposed_at: datetime = _now_column()
     state: str = Field(default="open", max_length=32)
@@ -374,7 +393,20 @@ class Vote(SQLModel, table=True):
     member: str = Field(max_length=200)
     choice: str = Field(max_length=16)
     """yes, no, abstain."""
-    why: str = ""
+    why: str = _sealed("vote", "why", "")
     at: datetime = _now_column()
 
     __table_args__ = (UniqueConstraint("proposal_id", "member"),)
+
+
+class KeyringCheck(SQLModel, table=True):
+    """Encryption at rest (mailflow.crypt): one row per key that may have sealed data in this
+    database, holding a known text sealed with it. The service refuses to start unless every key
+    named here is configured and opens its row (mailflow.crypt.check)."""
+
+    __tablename__ = "keyring_check"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_id: str = Field(unique=True, max_length=16)
+    sealed: str
+    created_at: datetime = _now_column()

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Column, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from mailflow.clock import utcnow
+from mailflow.crypt.sealed import SealedJSON, SealedText
 from mailflow.model.types import UTCDateTime
 
 
@@ -19,6 +20,11 @@ def _now() -> Any:
 
 def _when() -> Any:
     return Field(default=None, sa_type=UTCDateTime)
+
+
+def _sealed(table: str, column: str, default: str | None) -> Any:
+    """Text encrypted at rest when a key is configured (mailflow.crypt)."""
+    return Field(default=default, sa_type=SealedText(table, column))
 
 
 class CaseRecord(SQLModel, table=True):
@@ -34,9 +40,11 @@ class CaseRecord(SQLModel, table=True):
     """Who brought it: reporter, event-staff, moderators, escalated."""
     category: str | None = Field(default=None, max_length=64)
     """The type of violation ([records] categories), counted by the transparency report."""
-    summary: str = ""
+    summary: str = _sealed("case_record", "summary", "")
     """The committee's one-line summary for the log (personal data: removed by retention)."""
-    answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    answers: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(SealedJSON("case_record", "answers"), nullable=False)
+    )
     """The Django manual's jurisdiction, impact and risk questions: key -> answer."""
     questionnaire_at: datetime | None = _when()
     """When the lead was sent the assessment questionnaire."""
@@ -54,12 +62,12 @@ class Ban(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id", index=True)
     party_id: int | None = Field(default=None, foreign_key="party.id")
-    person: str | None = None
+    person: str | None = _sealed("ban", "person", None)
     """Who is banned, as the committee named them (removed by retention once the ban is over)."""
-    address: str | None = None
+    address: str | None = _sealed("ban", "address", None)
     kind: str = Field(max_length=16)
     """ban, suspension, hiatus, cooling-off."""
-    scope: str = ""
+    scope: str = _sealed("ban", "scope", "")
     """Where it applies: "all spaces", "the mailing lists and the chat", an event ..."""
     starts_on: datetime = Field(sa_type=UTCDateTime)
     ends_on: datetime | None = _when()
@@ -69,7 +77,7 @@ class Ban(SQLModel, table=True):
     created_by: str = Field(max_length=200)
     lifted_at: datetime | None = _when()
     lifted_by: str | None = Field(default=None, max_length=200)
-    lift_reason: str | None = None
+    lift_reason: str | None = _sealed("ban", "lift_reason", None)
 
 
 class CaseLink(SQLModel, table=True):

@@ -77,12 +77,13 @@ class Committee:
 
     def entry_from(self, sender: str) -> int:
         with self.stack.session() as s:
-            rows = s.scalars(
-                select(DiaryEntry.seq)
-                .where(DiaryEntry.case_id == self.case.id, DiaryEntry.from_addr == sender)
+            rows = s.execute(
+                select(DiaryEntry.seq, DiaryEntry.from_addr)
+                .where(DiaryEntry.case_id == self.case.id)
                 .order_by(DiaryEntry.seq.desc())  # type: ignore[attr-defined]
             ).all()
-        return rows[0]
+        # from_addr is encrypted at rest when a key is configured: compared here, not in SQL
+        return next(seq for seq, from_addr in rows if from_addr == sender)
 
     def tick(self, **delta: float) -> str:
         at = (self.case.created_at + timedelta(**delta)).isoformat()

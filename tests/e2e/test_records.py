@@ -11,11 +11,11 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 from sqlmodel import SQLModel
 
 from mailflow.case import service as cases
-from mailflow.model import Blob, Case, DiaryEntry, DiaryKind, InboundMessage, OutboundKind, OutboundMessage
+from mailflow.model import Blob, Case, DiaryEntry, DiaryKind, InboundMessage, OutboundKind, OutboundMessage, Party
 from mailflow.records import evidence
 from mailflow.records.tables import Ban, CaseLink, CaseRecord, RecordsMail
 from mailflow.service import Service
@@ -358,7 +358,7 @@ def test_merge_closes_a_duplicate_into_the_case_it_reports(sqlite_stack: Stack) 
     with stack.session() as s:
         merged = s.get(Case, second.id)
         record = s.scalars(select(CaseRecord).where(CaseRecord.case_id == second.id)).one()
-        reporters = s.execute(text("SELECT address FROM party WHERE case_id = :c"), {"c": first.id}).scalars().all()
+        reporters = s.scalars(select(Party.address).where(Party.case_id == first.id)).all()
     assert merged is not None and merged.state.value == "closed" and record.merged_into == first.id
     assert set(reporters) == {"jane@example.net", "mo@example.org"}
     assert any("merged into" in t for t in _texts(stack, BO))

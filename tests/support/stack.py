@@ -15,7 +15,7 @@ from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
 from mailflow.config import Settings, settings_from_mapping
-from mailflow.database import make_engine, migrate
+from mailflow.database import engine_for, migrate
 from mailflow.model import (
     Case,
     InboundMessage,
@@ -24,6 +24,7 @@ from mailflow.model import (
     OutboundState,
 )
 from mailflow.service import Service
+from tests.support.crypt import default_storage
 
 CONDUCT = "conduct@example.org"
 
@@ -61,6 +62,7 @@ def make_settings(tmp: Path, db_url: str | None, broker_url: str = "stub://", **
         "intake": {"smtp_listen": "127.0.0.1:0", "lmtp_listen": "127.0.0.1:0"},
         "outgoing": {"transport": f"maildir:{tmp / 'outgoing'}", "retry_base_seconds": 0.2},
         "committee": {"members": ROSTER},
+        **default_storage(tmp),
     }
     return settings_from_mapping(_deep_merge(data, overrides))
 
@@ -71,16 +73,18 @@ class Stack:
     tmp: Path
     db_url: str | None
     broker_url: str
+    defaults: dict[str, Any] = field(default_factory=dict)
+    """Settings every ``settings()`` of this stack has unless overridden (e.g. its encryption keys)."""
     _engine: Engine | None = field(default=None, repr=False)
     _services: list[Service] = field(default_factory=list, repr=False)
 
     def settings(self, **overrides: Any) -> Settings:
-        return make_settings(self.tmp, self.db_url, self.broker_url, **overrides)
+        return make_settings(self.tmp, self.db_url, self.broker_url, **_deep_merge(self.defaults, overrides))
 
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = make_engine(self.settings().database_url)
+            self._engine = engine_for(self.settings())
             migrate(self._engine)
         return self._engine
 
@@ -99,6 +103,7 @@ class Stack:
             self._services.pop().stop()
         if self._engine is not None:
             self._engine.dispose()
+            self._engine = None  # made again, with the settings of then, when next asked for
 
     @contextmanager
     def session(self) -> Iterator[Session]:
