@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 CONFIG ?= config/mailflow.example.toml
 BIN := $(VENV)/bin
+# Every core, and more workers than cores: most tests wait on real servers and subprocesses.
+PYTEST_ARGS ?= -n 3 --dist loadgroup
 
 .PHONY: run test test-encrypted lint bench fuzz clean
 

@@ -256,12 +256,12 @@ def migrate(engine: Engine) -> None:
     missing key raises ConfigError before anything is written."""
     from mailflow.crypt.check import check_keys
 
-    check_keys(engine, record=False)  # an existing database refuses a wrong key before any migration writes
     try:
+        check_keys(engine, record=False)  # an existing database refuses a wrong key before any migration writes
         _migrate(engine)
+        check_keys(engine)
     except OperationalError as exc:
         raise TemporaryFailure(f"database unavailable at {engine.url.render_as_string()}: {_reason(exc)}") from exc
-    check_keys(engine)
 
 
 _REVISION = re.compile(r"^revision(?::\s*str)?\s*=\s*[\"']([^\"']+)[\"']", re.M)

@@ -28,6 +28,15 @@ STACKS = {
 }
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``pytest -n`` (make test), the tests on RabbitMQ run one after another on one worker:
+    they share the server's one vhost and dramatiq's queue names. (Redis: one database per worker.)"""
+    for item in items:
+        params = getattr(item, "callspec", None)
+        if params is not None and any("rabbitmq" in str(value) for value in params.params.values()):
+            item.add_marker(pytest.mark.xdist_group("rabbitmq"))
+
+
 @pytest.fixture(scope="session")
 def tls_ca() -> trustme.CA:
     """The one throw-away certificate authority of the test session: every TLS server the tests run

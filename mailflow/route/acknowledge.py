@@ -65,8 +65,6 @@ def withheld_reason(
         return "null envelope sender"
     if reporter is None:
         return "no sender address"
-    if not reporter.address.isascii():  # an RFC 6531 mailbox: our mail (no SMTPUTF8) cannot reach it
-        return "the sender's address is internationalised; outgoing mail cannot reach it"
     if ctx.conduct.accepts(reporter.address):
         return "mail from our own address"
     if not new_case and conn.execute(_ALREADY, {"case_id": case.id}).first() is not None:

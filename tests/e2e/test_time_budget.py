@@ -6,6 +6,7 @@ the others of its batch go on. And inputs that once quarantined a message: UTF-8
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -43,7 +44,9 @@ def test_a_message_over_its_budget_is_recorded_acknowledged_and_the_chairs_told(
     with sqlite_stack.session() as s:
         inbound = s.get(InboundMessage, outcome.inbound_id)
         assert inbound is not None and inbound.case_id == outcome.case_id
-        assert "too complex to read" in (inbound.reason or "") and "parsing" in (inbound.reason or "")
+        reason = inbound.reason or ""
+        # the step it ran out of time in (parsing on a slow machine, classifying on a fast one) is named
+        assert "too complex to read" in reason and re.search(r"while [a-z]+", reason)
         [alert] = s.scalars(select(Alert).where(Alert.kind == AlertKind.TOO_COMPLEX))
         assert alert.case_id == outcome.case_id and alert.inbound_id == outcome.inbound_id
     kinds = {o.kind: o for o in sqlite_stack.outbound()}
@@ -111,7 +114,7 @@ def test_an_internationalised_reporter_is_acknowledged_at_their_address(sqlite_s
     finally:
         intake.close()
     [ack] = [o for o in sqlite_stack.outbound() if o.kind is OutboundKind.ACKNOWLEDGEMENT]
-    assert ack.recipients == ["jérôme@exämple.net"] and ack.state is OutboundState.SENT
+    assert ack.recipients == ["jérôme@xn--exmple-cua.net"] and ack.state is OutboundState.SENT  # with SMTPUTF8
 
 
 def test_a_failure_names_the_step_it_happened_in() -> None:

@@ -2,7 +2,8 @@
 
 The handlers are asked in order and the first whose ``applies`` is true takes the message, so the
 order is part of the rules: mail that fails authentication is never obeyed, even when it would
-otherwise be a member's command; an excluded member's mail is neither relayed nor obeyed; a report
+otherwise be a member's command; a member's mail that could not be read to the end is neither
+relayed nor obeyed; an excluded member's mail is neither relayed nor obeyed; a report
 that opened a case is acknowledged, whoever sent it; a member's own mail to outsiders is checked
 after the fact, while the same people addressed through the submission listener are relayed.
 
@@ -14,7 +15,7 @@ is asked; what each handler then does is covered end to end (tests/e2e).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 
@@ -33,7 +34,7 @@ from mailflow.parse.forward import forwarded_sender
 from mailflow.parse.message import parse_message
 from mailflow.route import router
 from mailflow.route.context import RouteContext
-from mailflow.route.handlers import direct, excluded, from_outside, internal, relayed, unverified
+from mailflow.route.handlers import direct, excluded, from_outside, internal, relayed, unreadable, unverified
 from mailflow.route.mail import CaseMail
 from mailflow.thread import resolve
 from tests.support.committee import ADA, AUTH, BO, MX, REPORTER, member_mail
@@ -175,6 +176,16 @@ def submitted_mail_to_outsiders(w: World) -> CaseMail:
     return w.mail(raw, arrival=Arrival(InboundSource.SUBMISSION, peer="127.0.0.1", submitted_by=ADA))
 
 
+def members_unreadable_mail(w: World) -> CaseMail:
+    """Ada's mail to Jane's conversation whose reading ran out of time: the gate cannot vouch for it."""
+    return replace(members_mail_to_a_conversation(w), unread="over its time budget")
+
+
+def reporters_unreadable_mail(w: World) -> CaseMail:
+    """Jane's reply that could not be read in full: heard as any other reply from outside."""
+    return replace(outside_party_reply(w), unread="over its time budget")
+
+
 def members_internal_mail(w: World) -> CaseMail:
     return w.mail(member_mail(ADA, w.team_address, "/lead Bo Member\n\nBo, can you take this one?"))
 
@@ -190,6 +201,8 @@ TABLE: list[tuple[Callable[[World], CaseMail], list[ModuleType]]] = [
     (excluded_member_to_a_conversation, [excluded, relayed]),
     (members_direct_mail, [direct, internal]),
     (members_mail_to_a_conversation, [relayed]),
+    (members_unreadable_mail, [unreadable, relayed]),
+    (reporters_unreadable_mail, [from_outside]),
     (submitted_mail_to_outsiders, [relayed, internal]),
     (members_internal_mail, [internal]),
 ]
@@ -208,7 +221,7 @@ def test_the_first_handler_that_applies_takes_the_mail(
 
 
 def test_the_handlers_are_asked_in_the_documented_order() -> None:
-    documented = [unverified, from_outside, excluded, direct, relayed, internal]
+    documented = [unverified, unreadable, from_outside, excluded, direct, relayed, internal]
     assert list(router.HANDLERS) == documented
     assert all(callable(getattr(h, "applies", None)) and callable(getattr(h, "process", None)) for h in router.HANDLERS)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import ctypes
+import fcntl
 import grp
 import os
 import pwd
@@ -157,10 +158,14 @@ def _service_account() -> pwd.struct_passwd:
     """The account of the Dovecot processes and mail files: the current one, as root ``mailflow-imap``."""
     if os.geteuid() != 0:
         return pwd.getpwuid(os.geteuid())
-    if SERVICE_ACCOUNT not in {entry.pw_name for entry in pwd.getpwall()}:
-        useradd = [shutil.which("useradd") or "/usr/sbin/useradd", "--system", "--user-group", "--no-create-home"]
-        # it may fail only because another test process has just created it: getpwnam tells
-        subprocess.run([*useradd, "--home-dir", "/nonexistent", "--shell", "/bin/false", SERVICE_ACCOUNT], check=False)
+    # One test process at a time (pytest -n): useradd writes the passwd entry before the group's, so
+    # another process could otherwise see the account without its group.
+    with open(Path(tempfile.gettempdir()) / "mailflow-imap-account.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if SERVICE_ACCOUNT not in {entry.pw_name for entry in pwd.getpwall()}:
+            useradd = [shutil.which("useradd") or "/usr/sbin/useradd", "--system", "--user-group", "--no-create-home"]
+            useradd += ["--home-dir", "/nonexistent", "--shell", "/bin/false", SERVICE_ACCOUNT]
+            subprocess.run(useradd, check=True)
     account = pwd.getpwnam(SERVICE_ACCOUNT)
     if account.pw_uid == 0:
         raise DovecotError(f"the account {SERVICE_ACCOUNT} must not be root")

@@ -16,7 +16,10 @@ from functools import cache
 from tests.support.strict import unavailable
 
 PG_ADMIN_URL = os.environ.get("MAILFLOW_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("MAILFLOW_TEST_REDIS", "redis://127.0.0.1:6379/15")
+# One Redis database per pytest-xdist worker (gw0 -> 15, gw1 -> 14, ...): the queues of tests running
+# side by side stay apart. RabbitMQ has one namespace here: its tests share one worker (tests/conftest.py).
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+REDIS_URL = os.environ.get("MAILFLOW_TEST_REDIS", f"redis://127.0.0.1:6379/{15 - _WORKER % 16}")
 AMQP_URL = os.environ.get("MAILFLOW_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/%2F")
 
 
