@@ -19,14 +19,14 @@ composed and handed to the mail backend.
 
 Acknowledgements go to memory by default (django-helpdesk: Django's locmem backend; Mailflow: a
 transport that discards), or with ``--transport smtp`` to an aiosmtpd sink on loopback that
-discards (django-helpdesk opens a connection per mail; Mailflow one per batch). Each side then
+discards (django-helpdesk opens a connection per mail; Mailflow one per ``process_now`` call). Each side then
 counts what it made (tickets/cases, acknowledgements recorded as delivered), so that the rate is
 of work done. Printed: the rates (in-process, and with the process start-up), the ratios
 Mailflow / django-helpdesk, the versions, N and the load average before and after (2 shared
 cores: compare ratios, not rates).
 
     /work/main/.venv/bin/python benchmarks/peers/helpdesk.py [--messages 500] [--keep]
-        [--helpdesk-version '>=2.6.1,<2.7'] [--corpus html|plain] [--transport memory|smtp]
+        [--helpdesk-version '>=2.6.1,<2.7'] [--corpus html|plain] [--transport memory|smtp] [--repeat 1]
 
 Needs only the package index (pip) and ``python -m venv``; django-helpdesk and its dependencies
 are pure-Python wheels (no system packages). ``--keep`` keeps the virtualenv in
@@ -42,6 +42,7 @@ import os
 import platform
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -194,10 +195,9 @@ def helpdesk_venv(spec: str, keep: bool, scratch: Path) -> Path:
 
 
 def bench_helpdesk(
-    python: Path, messages: Sequence[bytes], scratch: Path, *, tuned: bool, smtp_port: int | None
+    python: Path, messages: Sequence[bytes], work: Path, *, tuned: bool, smtp_port: int | None
 ) -> tuple[dict[str, object], float]:
     """One run of get_email over the corpus; returns (the driver's figures, wall seconds of its process)."""
-    work = scratch / ("helpdesk-wal" if tuned else "helpdesk-default")
     work.mkdir()
     options = {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"} if tuned else {}
     backend = (
@@ -299,9 +299,8 @@ def mailflow_child(work: Path, mode: str, smtp_port: int | None) -> None:
 
 
 def bench_mailflow(
-    messages: Sequence[bytes], scratch: Path, *, mode: str, smtp_port: int | None
+    messages: Sequence[bytes], work: Path, *, mode: str, smtp_port: int | None
 ) -> tuple[dict[str, object], float]:
-    work = scratch / f"mailflow-{mode}"
     command = [PYTHON, str(Path(__file__).resolve()), "--mailflow-child", str(work)]
     work.mkdir()
     run([*command, "setup", str(smtp_port or 0)], "Mailflow setup (the schema)", cwd=work)
@@ -321,7 +320,9 @@ def mailflow_version() -> str:
     head = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
     )
-    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain"], capture_output=True, text=True)
+    dirty = subprocess.run(  # the package only: a note or a results file is no change to what ran
+        ["git", "-C", str(ROOT), "status", "--porcelain", "--", "mailflow"], capture_output=True, text=True, check=False
+    )
     mark = "+changes" if dirty.stdout.strip() else ""
     return f"{version} (this checkout, {head.stdout.strip() or '?'}{mark})"
 
@@ -362,6 +363,7 @@ def main() -> None:
     )
     parser.add_argument("--corpus", choices=["html", "plain"], default="html")
     parser.add_argument("--transport", choices=["memory", "smtp"], default="memory")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each, interleaved; the median is reported")
     args = parser.parse_args()
     n = args.messages
     spec = requirement(args.helpdesk_version)
@@ -371,32 +373,35 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="mailflow-peer-"))
     try:
         python = helpdesk_venv(spec, args.keep, scratch)
+        runs: dict[str, list[tuple[dict[str, object], float]]] = {key: [] for key in ROWS}
         with smtp_sink(args.transport == "smtp") as port:
-            helpdesk: dict[str, tuple[dict[str, object], float]] = {}
-            for tuned in (False, True):
-                helpdesk["wal" if tuned else "default"] = bench_helpdesk(
-                    python, messages, scratch, tuned=tuned, smtp_port=port
-                )
-                print(f"  django-helpdesk ({'WAL' if tuned else 'defaults'}) done; load {loadavg()}", flush=True)
-            mailflow: dict[str, tuple[dict[str, object], float]] = {}
-            for mode in ("one", "batch"):
-                mailflow[mode] = bench_mailflow(messages, scratch, mode=mode, smtp_port=port)
-                print(f"  Mailflow ({mode}) done; load {loadavg()}", flush=True)
+            for r in range(args.repeat):  # interleaved, so that a burst of other work spreads over all four
+                for key in ROWS:
+                    work = scratch / f"{key}-{r}"
+                    if key in ("default", "wal"):
+                        result = bench_helpdesk(python, messages, work, tuned=key == "wal", smtp_port=port)
+                    else:
+                        result = bench_mailflow(messages, work, mode=key, smtp_port=port)
+                    runs[key].append(result)
+                    shutil.rmtree(work, ignore_errors=True)
+                    print(f"  run {r + 1}/{args.repeat}: {ROWS[key][0]} done; load {loadavg()}", flush=True)
         after = loadavg()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    report(n, described, port, helpdesk, mailflow)
+    report(n, described, port, runs)
     print(f"\nload average after: {after}")
 
 
-def report(
-    n: int,
-    described: str,
-    port: int | None,
-    helpdesk: dict[str, tuple[dict[str, object], float]],
-    mailflow: dict[str, tuple[dict[str, object], float]],
-) -> None:
-    hd, mf = helpdesk["default"][0], mailflow["one"][0]
+ROWS = {
+    "default": ("django-helpdesk get_email, Django's SQLite defaults", ("tickets", "described")),
+    "wal": ("django-helpdesk get_email, WAL + synchronous=NORMAL", ("tickets", "described")),
+    "one": ("Mailflow spool + process_now, one message at a time", ("cases",)),
+    "batch": (f"Mailflow spool + process_now, batches of {BATCH}", ("cases",)),
+}
+
+
+def report(n: int, described: str, port: int | None, runs: dict[str, list[tuple[dict[str, object], float]]]) -> None:
+    hd, mf = runs["default"][0][0], runs["one"][0][0]
     where = "Django's locmem backend / a discarding transport" if port is None else "an aiosmtpd sink on loopback"
     print(f"\nMailflow vs django-helpdesk: {described}, SQLite, acknowledgements to {where}")
     print(
@@ -404,23 +409,23 @@ def report(
         f"SQLite {hd['sqlite']}); Mailflow {mailflow_version()} (Python {platform.python_version()}, "
         f"SQLite {mf['sqlite']})"
     )
-    print(f"N = {n}, {platform.machine()}, {os.cpu_count()} cores\n")
-    print(f"{'messages/s':58} {'in-process':>11} {'with start-up':>14}")
+    repeats = len(runs["default"])
+    print(
+        f"N = {n}, {platform.machine()}, {os.cpu_count()} cores"
+        + (f", median of {repeats} runs" if repeats > 1 else "")
+    )
+    print(f"\n{'messages/s':58} {'in-process':>11} {'with start-up':>14}")
     rates: dict[str, tuple[float, float]] = {}
-    rows = [
-        ("default", helpdesk, "django-helpdesk get_email, Django's SQLite defaults", ("tickets", "described")),
-        ("wal", helpdesk, "django-helpdesk get_email, WAL + synchronous=NORMAL", ("tickets", "described")),
-        ("one", mailflow, "Mailflow spool + process_now, one message at a time", ("cases",)),
-        ("batch", mailflow, f"Mailflow spool + process_now, batches of {BATCH}", ("cases",)),
-    ]
-    for key, runs, label, made in rows:
-        figures, wall = runs[key]
-        counted = check(label, figures, (*made, "acknowledged"), n)
-        rates[key] = (n / float(str(figures["seconds"])), n / wall)
+    for key, (label, made) in ROWS.items():
+        for figures, _ in runs[key]:
+            counted = check(label, figures, (*made, "acknowledged"), n)
+        inside = [n / float(str(figures["seconds"])) for figures, _ in runs[key]]
+        rates[key] = (statistics.median(inside), statistics.median(n / wall for _, wall in runs[key]))
         journal = f"{figures['journal']}/{figures['synchronous']}" if "journal" in figures else "wal/NORMAL, spool FULL"
         extra = f", attachments {figures['attachments']}" if "attachments" in figures else ""
-        print(f"{label:58} {rates[key][0]:9.1f}/s {rates[key][1]:12.1f}/s")
-        print(f"    {figures['seconds']:.2f} s in-process, {wall:.2f} s with start-up; {journal}; {counted}{extra}")
+        spread = f" (each run: {', '.join(f'{rate:.1f}' for rate in inside)})" if repeats > 1 else ""
+        print(f"{label:58} {rates[key][0]:9.1f}/s {rates[key][1]:12.1f}/s{spread}")
+        print(f"    {journal}; {counted}{extra}")
     print("\nratio Mailflow / django-helpdesk   in-process (with start-up)")
     for key, label in (("one", "one at a time"), ("batch", "batches")):
         versus = [
