@@ -63,8 +63,12 @@ def database_directory(settings: Settings) -> Path | None:
 
 def check(settings: Settings) -> SpaceState:
     """Is there room to accept mail? One statvfs of the database's directory."""
-    directory = database_directory(settings)
-    required = required_free(settings)
+    return measure(database_directory(settings), required_free(settings))
+
+
+def measure(directory: Path | None, required: int) -> SpaceState:
+    """``check`` with the directory and the floor already worked out (the listeners ask per
+    transaction: resolving the path and parsing the database URL each time cost more than the statvfs)."""
     if directory is None:
         return SpaceState(True, "not checked: the database is not a local SQLite file", required=required)
     try:
@@ -99,13 +103,14 @@ class SpaceWatch:
     it resumes, not per refused transaction."""
 
     def __init__(self, settings: Settings) -> None:
-        self._settings = settings
+        self._directory = database_directory(settings)
+        self._required = required_free(settings)
         self._lock = threading.Lock()
         self._paused = False
         self.state = SpaceState(True, "not checked yet")
 
     def refresh(self) -> SpaceState:
-        state = check(self._settings)
+        state = measure(self._directory, self._required)
         with self._lock:
             self.state = state
             if not state.ok and not self._paused:
