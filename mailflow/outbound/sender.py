@@ -21,19 +21,32 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import Protocol, TypeVar
+
+from sqlalchemy import Engine
 
 from mailflow import metrics
+from mailflow.config import Settings
 from mailflow.database import connection
 from mailflow.errors import TemporaryFailure, TransportError
 from mailflow.model import OutboundState
 from mailflow.outbound import outbox
 from mailflow.outbound.transport import Transport
 
-if TYPE_CHECKING:
-    from mailflow.services import Services
-
 log = logging.getLogger(__name__)
+
+
+class Services(Protocol):
+    """What delivery needs of the composition root (mailflow.services.Services), named here so
+    that this floor does not import the one above it."""
+
+    @property
+    def engine(self) -> Engine: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
 
 T = TypeVar("T")
 
