@@ -101,6 +101,8 @@ def check_config(
     path: Annotated[Path | None, typer.Argument(help="file to check (default: --config / $MAILFLOW_CONFIG)")] = None,
 ) -> None:
     """Validate a configuration file; name every bad key and why."""
+    from rich.markup import escape
+
     from mailflow.config import load_settings
 
     target = path or ctx.obj.config_path
@@ -109,7 +111,7 @@ def check_config(
     except ConfigError as exc:
         if exc.problems:
             for key, why in exc.problems:
-                console.print(f"[red]{key}[/red]: {why}", highlight=False)
+                console.print(f"[red]{escape(key)}[/red]: {escape(why)}", highlight=False)
             raise typer.Exit(EX_CONFIG) from None
         fail(str(exc), EX_CONFIG)
     members = settings.committee.members
@@ -120,7 +122,7 @@ def check_config(
         highlight=False,
     )
     if not chairs:
-        console.print("warning: no chair in [committee]; notices cannot be approved", highlight=False)
+        console.print("warning: no chair in [committee]; notices cannot be approved", highlight=False, markup=False)
 
 
 @app.command()

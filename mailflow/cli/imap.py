@@ -13,7 +13,6 @@ import threading
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-from rich.markup import escape
 
 from mailflow.cli.output import configure_logging, console, fail
 from mailflow.errors import ConfigError, TemporaryFailure
@@ -47,7 +46,7 @@ def imap_settings(settings: Settings) -> ImapSettings:
 
 
 def exit_with(message: str, code: int) -> NoReturn:
-    fail(escape(message), code)  # messages name "[intake.imap]" and quote servers: not markup
+    fail(message, code)  # fail() escapes: messages name "[intake.imap]" and quote servers
     raise typer.Exit(code)  # fail() has raised it already; this tells the type checker
 
 

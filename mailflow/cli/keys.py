@@ -82,7 +82,7 @@ def rotate(
     engine = ctx.obj.engine
 
     def say(line: str) -> None:
-        console.print(line, highlight=False)
+        console.print(line, highlight=False, markup=False)
 
     done = rotation.rotate(engine, batch=batch, compact=compact, progress=say)
     moved, sealed = sum(done.resealed.values()), sum(done.sealed.values())

@@ -60,8 +60,11 @@ def _cell(value: Any) -> str:
 
 def fail(message: str, code: int = 1) -> NoReturn:
     import typer
+    from rich.markup import escape
 
-    errors.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    # The message is text, not markup: it may name "[intake.imap]" or quote
+    # "[to be completed before approval]", which rich would otherwise swallow as tags.
+    errors.print(f"[red]error:[/red] {escape(message)}", highlight=False, markup=True)
     raise typer.Exit(code)
 
 

@@ -109,6 +109,18 @@ def test_cases_show_of_an_unknown_case_is_a_clear_error(config: Path) -> None:
     assert done.returncode == 1 and b"no case 2026-9999" in done.stderr
 
 
+def test_errors_and_warnings_keep_their_square_brackets(tmp_path: Path, config: Path) -> None:
+    # Printed as text, not rich markup: "[committee]" or "[to be completed before approval]" in a
+    # message used to vanish as an unknown tag.
+    done = run(config, "cases", "show", "[to be completed]")
+    assert done.returncode == 1 and b"no case [to be completed]" in done.stderr
+
+    chairless = tmp_path / "chairless.toml"
+    chairless.write_text('[service]\nconduct_address = "conduct@example.org"\n', encoding="utf-8")
+    done = run(chairless, "check-config", str(chairless))
+    assert done.returncode == 0 and b"warning: no chair in [committee]" in done.stdout
+
+
 def test_check_config_names_each_bad_key(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text(
