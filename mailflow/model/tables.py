@@ -114,7 +114,10 @@ class Case(SQLModel, table=True):
     mediation_report_seq: int | None = None
     """The diary entry holding the mediator's report; the committee decides once every party vetted it."""
 
-    __table_args__ = (UniqueConstraint("year", "number"),)
+    __table_args__ = (
+        UniqueConstraint("year", "number"),
+        Index("ix_cases_state_imported", "state", "imported"),  # the deadline check's open cases (0010)
+    )
 
 
 class Party(SQLModel, table=True):

@@ -8,7 +8,7 @@ column (``/enact``, or a chair's ``/close``), kept in the case record when reten
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -110,10 +110,8 @@ def load(conn: Connection, case_ids: Iterable[int] | None = None) -> list[CaseFa
         c.impact, c.likelihood, c.imported, c.updated_at,
     ).order_by(c.created_at, c.id)  # fmt: skip
     wanted = None if case_ids is None else sorted(set(case_ids))
-    if wanted is not None:
-        query = query.where(c.id.in_(wanted))
     cases: dict[int, CaseFacts] = {}
-    for row in conn.execute(query):
+    for row in each(conn, query, c.id, wanted):
         cases[row[0]] = CaseFacts(
             id=row[0], ref=row[1], year=row[2], state=CaseState(row[3]), subject=row[4] or "",
             created_at=as_utc(row[5]), acknowledged_at=_utc(row[6]), resolved_at=_utc(row[7]), resolution=row[8],
@@ -121,9 +119,12 @@ def load(conn: Connection, case_ids: Iterable[int] | None = None) -> list[CaseFa
         )  # fmt: skip
     if not cases:
         return []
-    ids = list(cases)
+    # Every case: the other tables are read whole (a list of every id would outgrow what a
+    # statement may bind: PostgreSQL takes at most 65,535 parameters). Some cases: in slices.
+    ids = None if wanted is None else list(cases)
     rc = r.case_record.c
-    for row in conn.execute(
+    for row in each(
+        conn,
         select(
             rc.case_id,
             rc.case_type,
@@ -134,7 +135,9 @@ def load(conn: Connection, case_ids: Iterable[int] | None = None) -> list[CaseFa
             rc.merged_into,
             rc.anonymised_at,
             rc.resolved_on,
-        ).where(rc.case_id.in_(ids))
+        ),
+        rc.case_id,
+        ids,
     ):
         facts = cases[row[0]]
         facts.case_type, facts.source, facts.category, facts.summary = row[1], row[2], row[3], row[4] or ""
@@ -142,38 +145,52 @@ def load(conn: Connection, case_ids: Iterable[int] | None = None) -> list[CaseFa
         if facts.resolved_at is None and row[8] is not None:
             facts.resolved_at = as_utc(row[8])
     p = t.party.c
-    for row in conn.execute(
-        select(p.case_id, p.role, p.name, p.address, p.aliases).where(p.case_id.in_(ids)).order_by(p.id)
-    ):
+    for row in each(conn, select(p.case_id, p.role, p.name, p.address, p.aliases).order_by(p.id), p.case_id, ids):
+        if row[0] not in cases:
+            continue
         cases[row[0]].parties.append(Person(str(row[1]), row[2], row[3], tuple(row[4] or ())))
     m = t.case_member.c
-    for case_id, member, assignment, excluded in rows(
-        conn, select(m.case_id, m.member, m.assignment, m.excluded).where(m.case_id.in_(ids))
+    for case_id, member, assignment, excluded in each(
+        conn, select(m.case_id, m.member, m.assignment, m.excluded), m.case_id, ids
     ):
-        facts = cases[case_id]
+        if (standing := cases.get(case_id)) is None:
+            continue
         if excluded:
-            facts.excluded.add(member)
+            standing.excluded.add(member)
         elif assignment == "lead":
-            facts.lead = member
+            standing.lead = member
         elif assignment == "secondary":
-            facts.secondary = member
-    _links(conn, cases)
+            standing.secondary = member
+    _links(conn, cases, ids)
     return list(cases.values())
 
 
-def _links(conn: Connection, cases: dict[int, CaseFacts]) -> None:
+SLICE = 5000
+"""Ids bound per statement when reading some cases: well under SQLite's and PostgreSQL's limits."""
+
+
+def each(conn: Connection, query: Any, column: Any, ids: list[int] | None) -> Iterator[Any]:
+    """The rows of ``query``; with ``ids``, only those whose ``column`` is one of them, read a slice at a time."""
+    if ids is None:
+        yield from conn.execute(query)
+        return
+    for start in range(0, len(ids), SLICE):
+        yield from conn.execute(query.where(column.in_(ids[start : start + SLICE])))
+
+
+def _links(conn: Connection, cases: dict[int, CaseFacts], ids: list[int] | None) -> None:
     lc = r.case_link.c
-    ids = list(cases)
-    found = rows(
-        conn, select(lc.case_id, lc.other_case_id, lc.kind).where(lc.case_id.in_(ids) | lc.other_case_id.in_(ids))
-    )
+    query = select(lc.case_id, lc.other_case_id, lc.kind)
+    found = {tuple(row) for row in each(conn, query, lc.case_id, ids)}
+    if ids is not None:
+        found |= {tuple(row) for row in each(conn, query, lc.other_case_id, ids)}
     if not found:
         return
-    others = {i for row in found for i in row[:2]}
-    refs: dict[int, str] = dict(rows(conn, select(t.cases.c.id, t.cases.c.ref).where(t.cases.c.id.in_(others))))
+    others = sorted({i for row in found for i in row[:2]})
+    refs: dict[int, str] = dict(each(conn, select(t.cases.c.id, t.cases.c.ref), t.cases.c.id, others))
     outward = {"retaliation": "retaliation-for", "same": "same", "merged": "merged-into"}
     inward = {"retaliation": "retaliated-by", "same": "same", "merged": "merged-from"}
-    for case_id, other_id, kind in found:
+    for case_id, other_id, kind in sorted(found):
         if case_id in cases:
             cases[case_id].links.append(Link(outward.get(kind, kind), other_id, refs[other_id]))
         if other_id in cases:

@@ -52,7 +52,7 @@ from mailflow.outbound.transport import MaildirTransport
 from mailflow.parse.addresses import new_token
 from mailflow.records import assessment, store
 from mailflow.records import tables as r
-from mailflow.records.facts import CaseFacts, load, rows
+from mailflow.records.facts import CaseFacts, each, load, rows
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +98,28 @@ def period(settings: Settings, case_type: str | None) -> timedelta:
 
 
 def judge(conn: Connection, settings: Settings, now: datetime) -> list[Verdict]:
-    """Each closed case not anonymised yet, and whether it has expired at ``now``."""
-    facts = load(conn)
+    """Each closed case not anonymised yet, and whether it has expired at ``now``.
+
+    Only those cases are read, and the cases linked to them: what a run reads grows with the
+    closed cases awaiting expiry, not with the whole history (the scheduler runs it every
+    ``retention_check_hours``)."""
+    c, rc = t.cases.c, r.case_record.c
+    candidates = [
+        case_id
+        for (case_id,) in rows(
+            conn,
+            select(c.id)
+            .outerjoin(r.case_record, rc.case_id == c.id)
+            .where(c.state == CaseState.CLOSED, rc.anonymised_at.is_(None)),
+        )
+    ]
+    if not candidates:
+        return []
+    facts = load(conn, candidates)
     by_id = {f.id: f for f in facts}
-    bans = _bans(conn)
+    linked = {link.other_id for f in facts for link in f.links} - by_id.keys()
+    by_id.update((f.id, f) for f in load(conn, linked))
+    bans = _bans(conn, list(by_id))
     first: dict[int, Verdict] = {}
     for case in facts:
         if case.anonymised_at is not None or case.state is not CaseState.CLOSED:
@@ -134,11 +152,11 @@ def _verdict(settings: Settings, case: CaseFacts, bans: list[_BanDates], now: da
 _BanDates = tuple[datetime | None, datetime | None]
 
 
-def _bans(conn: Connection) -> dict[int, list[_BanDates]]:
-    """case id -> (ends_on, lifted_at) of each of its bans."""
+def _bans(conn: Connection, case_ids: list[int]) -> dict[int, list[_BanDates]]:
+    """case id -> (ends_on, lifted_at) of each ban of these cases."""
     b = r.ban.c
     out: dict[int, list[_BanDates]] = {}
-    for case_id, ends_on, lifted_at in rows(conn, select(b.case_id, b.ends_on, b.lifted_at)):
+    for case_id, ends_on, lifted_at in each(conn, select(b.case_id, b.ends_on, b.lifted_at), b.case_id, case_ids):
         out.setdefault(case_id, []).append((_utc(ends_on), _utc(lifted_at)))
     return out
 

@@ -16,7 +16,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, false, select
 
 from mailflow.auth import RosterMember
 from mailflow.case import deadlines, standing
@@ -90,7 +90,7 @@ def questionnaires(conn: Connection, ctx: DraftingContext, now: datetime) -> int
             m.assignment == "lead",
             m.excluded.is_(False),
             c.state.in_(OPEN),
-            c.imported.is_(False),
+            c.imported == false(),  # '= false', not 'IS false': read through ix_cases_state_imported
             rc.questionnaire_at.is_(None),
         )
     )

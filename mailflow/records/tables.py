@@ -106,7 +106,7 @@ class RecordsMail(SQLModel, table=True):
     outbound_id: int = Field(foreign_key="outbound_message.id", unique=True)
     what: str = Field(max_length=32)
     created_at: datetime = _now()
-    scrubbed_at: datetime | None = _when()
+    scrubbed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
 
 
 class RecordsRun(SQLModel, table=True):

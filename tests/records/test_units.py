@@ -1,9 +1,9 @@
 """The records' pieces on their own: the migration over existing cases, the redaction of a diary,
-the suppression of small counts."""
+the suppression of small counts, retention over a long history."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alembic import command
@@ -12,11 +12,15 @@ from sqlmodel import Session
 
 from mailflow.case import diary
 from mailflow.case.entries import CommandRun
+from mailflow.config import Settings
 from mailflow.database import alembic_config, make_engine, migrate
 from mailflow.model import DiaryEntry
 from mailflow.model import core as t
+from mailflow.records import retention
 from mailflow.records import tables as r
+from mailflow.records.facts import load
 from mailflow.records.transparency import suppress
+from tests.support import services
 
 NOW = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
 
@@ -78,3 +82,41 @@ def test_small_counts_are_hidden_and_one_more_where_one_alone_would_show() -> No
     assert [c.shown for c in cells] == ["10", "fewer than 5", "fewer than 5"]
     cells = suppress([("a", 10), ("b", 2), ("c", 3), ("d", 0)], 5)
     assert [c.shown for c in cells] == ["10", "fewer than 5", "fewer than 5", "0"]
+
+
+def test_retention_over_a_history_larger_than_a_statement_may_bind_judges_the_closed_cases() -> None:
+    """Given 70,000 cases on PostgreSQL (more ids than one statement may bind: 65,535), three of
+    them closed six years ago (past the longest period, five), one of those linked to a case still open
+    When retention judges them
+    Then it reads the closed cases (and the open one they are linked to) and judges each: the
+    unlinked ones expired, the linked one held by its link; every case still loads."""
+    with services.fresh_postgres_database() as url:
+        engine = make_engine(url)
+        migrate(engine)
+        old = NOW - timedelta(days=6 * 365)
+        with engine.begin() as conn:
+            conn.execute(
+                t.cases.insert(),
+                [
+                    {"ref": f"2026-{n:05d}", "year": 2026, "number": n, "state": "closed" if n <= 3 else "open",
+                     "created_at": old if n <= 3 else NOW, "updated_at": old if n <= 3 else NOW, "subject": "",
+                     "imported": n > 3}
+                    for n in range(1, 70_001)
+                ],
+            )  # fmt: skip
+            ids = dict(conn.execute(select(t.cases.c.ref, t.cases.c.id)).all())
+            conn.execute(
+                r.case_link.insert(),
+                {"case_id": ids["2026-00003"], "other_case_id": ids["2026-69999"], "kind": "same",
+                 "created_at": NOW, "created_by": "Ada"},
+            )  # fmt: skip
+        with engine.connect() as conn:
+            verdicts = {v.ref: v for v in retention.judge(conn, Settings(), NOW)}
+            assert sorted(verdicts) == ["2026-00001", "2026-00002", "2026-00003"]
+            assert verdicts["2026-00001"].expired and verdicts["2026-00002"].expired
+            assert not verdicts["2026-00003"].expired and verdicts["2026-00003"].why == "linked to 2026-69999"
+            everything = load(conn, list(ids.values()))
+            assert len(everything) == 70_000 and len(load(conn)) == 70_000
+            [linked] = [f for f in everything if f.ref == "2026-69999"]
+            assert [(link.kind, link.other_ref) for link in linked.links] == [("same", "2026-00003")]
+        engine.dispose()
