@@ -97,22 +97,23 @@ def period(settings: Settings, case_type: str | None) -> timedelta:
     return timedelta(days=days)
 
 
-def judge(conn: Connection, settings: Settings, now: datetime) -> list[Verdict]:
-    """Each closed case not anonymised yet, and whether it has expired at ``now``.
+def judge(conn: Connection, settings: Settings, now: datetime, *, due_only: bool = False) -> list[Verdict]:
+    """Each closed case not anonymised yet, and whether it has expired at ``now``; with
+    ``due_only``, only the cases that may have (the scheduler's run).
 
-    Only those cases are read, and the cases linked to them: what a run reads grows with the
-    closed cases awaiting expiry, not with the whole history (the scheduler runs it every
-    ``retention_check_hours``)."""
+    Only those cases are read, and the cases linked to them: never the whole history. A case
+    expires a period after its last activity, which is never before its ``updated_at``: one last
+    active within the shortest period cannot have expired, and ``due_only`` does not read it."""
     c, rc = t.cases.c, r.case_record.c
-    candidates = [
-        case_id
-        for (case_id,) in rows(
-            conn,
-            select(c.id)
-            .outerjoin(r.case_record, rc.case_id == c.id)
-            .where(c.state == CaseState.CLOSED, rc.anonymised_at.is_(None)),
-        )
-    ]
+    query = (
+        select(c.id)
+        .outerjoin(r.case_record, rc.case_id == c.id)
+        .where(c.state == CaseState.CLOSED, rc.anonymised_at.is_(None))
+    )
+    if due_only:
+        shortest = min(period(settings, "conflict"), period(settings, "enforcement"))
+        query = query.where(c.updated_at <= now - shortest)
+    candidates = [case_id for (case_id,) in rows(conn, query)]
     if not candidates:
         return []
     facts = load(conn, candidates)
@@ -161,13 +162,16 @@ def _bans(conn: Connection, case_ids: list[int]) -> dict[int, list[_BanDates]]:
     return out
 
 
-def run(engine: Engine, settings: Settings, members: Sequence[str], now: datetime, *, apply: bool) -> Outcome:
-    """Judge every closed case at ``now``; with ``apply``, anonymise those that expired."""
+def run(
+    engine: Engine, settings: Settings, members: Sequence[str], now: datetime, *, apply: bool, due_only: bool = False
+) -> Outcome:
+    """Judge every closed case at ``now`` (with ``due_only``, those that may have expired); with
+    ``apply``, anonymise those that expired."""
     outcome = Outcome()
     with connection(engine, read_only=not apply) as conn:
         if apply:
             lock_for_threading(conn)
-        outcome.verdicts = judge(conn, settings, now)
+        outcome.verdicts = judge(conn, settings, now, due_only=due_only)
         if apply:
             outcome.scrubbed_mails = scrub_records_mail(conn, now)
             keep = frozenset({*members, "mailflow"})

@@ -60,7 +60,7 @@ def tick(engine: Engine, ctx: DraftingContext, now: datetime) -> None:
             _ran(conn, "retention", now, {})
     if run_retention:
         members = [m.name for m in ctx.roster]
-        outcome = retention.run(engine, ctx.settings, members, now, apply=True)
+        outcome = retention.run(engine, ctx.settings, members, now, apply=True, due_only=True)
         if outcome.removed:
             with connection(engine) as conn:
                 _ran(conn, "retention", now, {"removed": outcome.removed})

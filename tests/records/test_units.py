@@ -86,10 +86,12 @@ def test_small_counts_are_hidden_and_one_more_where_one_alone_would_show() -> No
 
 def test_retention_over_a_history_larger_than_a_statement_may_bind_judges_the_closed_cases() -> None:
     """Given 70,000 cases on PostgreSQL (more ids than one statement may bind: 65,535), three of
-    them closed six years ago (past the longest period, five), one of those linked to a case still open
+    them closed six years ago (past the longest period, five), one of those linked to a case still open,
+    and one closed today
     When retention judges them
     Then it reads the closed cases (and the open one they are linked to) and judges each: the
-    unlinked ones expired, the linked one held by its link; every case still loads."""
+    unlinked ones expired, the linked one held by its link, today's not; the scheduler's run
+    (``due_only``) does not read today's; every case still loads."""
     with services.fresh_postgres_database() as url:
         engine = make_engine(url)
         migrate(engine)
@@ -98,7 +100,7 @@ def test_retention_over_a_history_larger_than_a_statement_may_bind_judges_the_cl
             conn.execute(
                 t.cases.insert(),
                 [
-                    {"ref": f"2026-{n:05d}", "year": 2026, "number": n, "state": "closed" if n <= 3 else "open",
+                    {"ref": f"2026-{n:05d}", "year": 2026, "number": n, "state": "closed" if n <= 4 else "open",
                      "created_at": old if n <= 3 else NOW, "updated_at": old if n <= 3 else NOW, "subject": "",
                      "imported": n > 3}
                     for n in range(1, 70_001)
@@ -112,7 +114,10 @@ def test_retention_over_a_history_larger_than_a_statement_may_bind_judges_the_cl
             )  # fmt: skip
         with engine.connect() as conn:
             verdicts = {v.ref: v for v in retention.judge(conn, Settings(), NOW)}
-            assert sorted(verdicts) == ["2026-00001", "2026-00002", "2026-00003"]
+            assert sorted(verdicts) == ["2026-00001", "2026-00002", "2026-00003", "2026-00004"]
+            assert not verdicts["2026-00004"].expired
+            due = retention.judge(conn, Settings(), NOW, due_only=True)
+            assert sorted(v.ref for v in due) == ["2026-00001", "2026-00002", "2026-00003"]
             assert verdicts["2026-00001"].expired and verdicts["2026-00002"].expired
             assert not verdicts["2026-00003"].expired and verdicts["2026-00003"].why == "linked to 2026-69999"
             everything = load(conn, list(ids.values()))
