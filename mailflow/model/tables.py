@@ -168,8 +168,7 @@ class CaseMessageId(SQLModel, table=True):
     conversation_id: int | None = Field(default=None, foreign_key="conversation.id")
 
     __table_args__ = (
-        UniqueConstraint("message_id", "case_id"),
-        Index("ix_case_message_id_message_id", "message_id"),
+        UniqueConstraint("message_id", "case_id"),  # its index serves lookups by message_id too
     )
 
 

@@ -14,6 +14,7 @@ import base64
 import quopri
 import re
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -58,7 +59,10 @@ class Draft:
 
 
 def new_message_id(domain: str) -> str:
-    return f"mf.{secrets.token_hex(12)}@{domain}"
+    """Unique, and in the order made: the milliseconds since 1970 in fixed-width hex, then 64 random
+    bits. The outbox's unique index then grows at its right edge instead of at a random page of a
+    large index (after a million cases, a random page is rarely in memory)."""
+    return f"mf.{time.time_ns() // 1_000_000:011x}{secrets.token_hex(8)}@{domain}"
 
 
 def _ascii(value: str) -> bool:
