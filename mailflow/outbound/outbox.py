@@ -26,7 +26,7 @@ from mailflow.model import AlertKind, Case, OutboundKind, OutboundMessage, Outbo
 from mailflow.model import core as t
 from mailflow.outbound import alerts
 from mailflow.outbound.compose import Draft, compose, new_message_id
-from mailflow.parse.addresses import ConductAddress, new_token
+from mailflow.parse.addresses import ConductAddress, ordered_token
 
 STALE_SENDING = timedelta(minutes=10)
 MAX_BACKOFF = timedelta(hours=1)
@@ -115,7 +115,7 @@ def draft(
     says that this mail was not delivered."""
     now = now or utcnow()
     message_id = new_message_id(content.from_addr.rpartition("@")[2])
-    bounce_token = new_token()
+    bounce_token = ordered_token()
     mail_from = ConductAddress.parse(content.from_addr).bounce_address(bounce_token)
     raw = compose(content, message_id, now)
     blob_id: int = conn.execute(_INSERT_BLOB, {"data": raw}).scalar_one()
